@@ -1,0 +1,103 @@
+"""Charts: valid for the Vega-Lite 5 that JupyterLab ships, offline bundles, stable specs."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+import vl_convert as vlc
+
+from outage_kit import charts, data, tables
+
+
+def _builders():
+    curves = tables.latency_curves(10.0, [1, 2, 4], points=20)
+    finite = tables.finite_queue_curves(10.0, 2, [0, 5, 50], points=21)
+    timeline = data.load_timeline_2015()
+    return {
+        "timeline": lambda: charts.timeline_chart(
+            timeline, data.parameter("outage_start_utc"), data.parameter("restoration_utc")
+        ),
+        "hockey_stick": lambda: charts.hockey_stick_chart(curves),
+        "latency_panel": lambda: charts.latency_chart(
+            curves,
+            service_rate_per_s=10.0,
+            servers=2,
+            arrival_rate_per_s=12.0,
+            mean_response_ms=130.0,
+        ),
+        "finite_queue": lambda: charts.finite_queue_chart(finite),
+        "finite_queue_panel": lambda: charts.finite_queue_panel_chart(
+            finite, queue_capacity=5, arrival_rate_per_s=25.0, prob_block=0.2, response_ms=300.0
+        ),
+    }
+
+
+BUILDERS = _builders()
+
+
+@pytest.fixture(autouse=True)
+def _house_style():
+    charts.enable_offline()
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_chart_compiles_with_the_vegalite_5_that_jupyterlab_ships(name):
+    spec = charts.to_vegalite_v5(BUILDERS[name]().to_dict())
+    vega = vlc.vegalite_to_vega(spec, vl_version=charts.VEGALITE_V5_CHECK_VERSION)
+    assert vega["marks"], f"{name}: Vega-Lite 5 compiled it to a spec with no marks"
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_chart_spec_is_identical_when_built_twice(name):
+    assert BUILDERS[name]().to_dict() == BUILDERS[name]().to_dict()
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_chart_uses_the_house_theme(name):
+    spec = BUILDERS[name]().to_dict()
+    assert spec["config"]["range"]["category"] == list(charts.PALETTE)
+
+
+def test_bundle_has_v5_json_svg_and_a_text_fallback():
+    bundle = charts.render_bundle(BUILDERS["hockey_stick"]().to_dict())
+    assert bundle[charts.VEGALITE_V5_MIME]["$schema"] == charts.VEGALITE_V5_SCHEMA
+    assert bundle["image/svg+xml"].startswith("<svg")
+    assert "hockey stick" in bundle["image/svg+xml"]
+    assert bundle["text/plain"] == "<Chart: The hockey stick: response time against utilisation>"
+
+
+def test_no_mimetype_that_nbformat_rejects():
+    bundle = charts.render_bundle(BUILDERS["timeline"]().to_dict())
+    for key in bundle:
+        if key.startswith("application/vnd.vegalite"):
+            assert key.endswith("+json")
+
+
+def test_enable_offline_switches_renderer_and_theme():
+    alt.renderers.enable("default")
+    charts.enable_offline()
+    assert alt.renderers.active == charts.RENDERER_NAME
+    assert alt.theme.active == charts.THEME_NAME
+
+
+def test_svg_is_deterministic():
+    spec = BUILDERS["finite_queue"]().to_dict()
+    assert charts.chart_svg(spec) == charts.chart_svg(spec)
+
+
+def test_rounded_drops_infinities_and_rounds():
+    frame = pd.DataFrame({"x": [np.pi, np.inf, -np.inf], "label": ["a", "b", "c"]})
+    out = charts.rounded(frame, 2)
+    assert out["x"].iloc[0] == 3.14
+    assert out["x"].iloc[1:].isna().all()
+    assert list(out["label"]) == ["a", "b", "c"]
+    assert frame["x"].iloc[1] == np.inf, "the input must not be modified"
+
+
+def test_panel_data_stays_under_altairs_row_limit():
+    curves = tables.latency_curves(10.0, range(1, 17))
+    finite = tables.finite_queue_curves(10.0, 4, (0, 1, 2, 5, 10, 20, 50, 100, 200))
+    assert len(curves) < 5000
+    assert len(finite) < 5000
