@@ -18,11 +18,14 @@ help:
 	@echo "make bench    run the benchmarks in bench/"
 	@echo "make lint     ruff check and format check"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/jupyterlab-overrides.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "outage_kit needs Python >= 3.10; this is " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# A classroom is offline: JupyterLab must not ask to fetch news or check for updates.
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@cp tools/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 lab: $(STAMP)

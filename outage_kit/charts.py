@@ -266,11 +266,14 @@ def latency_chart(
     servers_p = alt.param(name="servers", value=int(servers))
     arrival_p = alt.param(name="arrival_rate", value=float(arrival_rate_per_s))
     response_p = alt.param(name="response_ms", value=mean_response_ms)
-    max_rate = float(curves["servers"].max() * service_rate_per_s)
+    # The x axis follows the server count: it always shows the curve up to its capacity line,
+    # and widens when the arrival rate is dragged past it.
+    mu = float(service_rate_per_s)
+    x_scale = alt.Scale(domain={"expr": f"[0, max(servers * {mu} * 1.15, arrival_rate * 1.05)]"})
     x = alt.X(
         "arrival_rate_per_s:Q",
         title="arrival rate (requests per second)",
-        scale=alt.Scale(domain=[0, max_rate]),
+        scale=x_scale,
     )
     service_time_ms = 1000.0 / service_rate_per_s
     y_scale = alt.Scale(type="log", domain=[service_time_ms / 2, max_response_ms], clamp=True)
@@ -295,16 +298,14 @@ def latency_chart(
         alt.Chart(one_row)
         .mark_rule(color=PALETTE[1], strokeDash=[6, 4], strokeWidth=2)
         .transform_calculate(capacity=f"servers * {float(service_rate_per_s)}")
-        .encode(x=alt.X("capacity:Q", scale=alt.Scale(domain=[0, max_rate])))
+        .encode(x=alt.X("capacity:Q", scale=x_scale))
     )
     marker = (
         alt.Chart(one_row)
         .mark_point(color=PALETTE[1], size=160)
         .transform_calculate(x="arrival_rate", y="response_ms")
         .transform_filter("response_ms > 0")
-        .encode(
-            x=alt.X("x:Q", scale=alt.Scale(domain=[0, max_rate])), y=alt.Y("y:Q", scale=y_scale)
-        )
+        .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale))
     )
     return (
         alt.layer(curve, capacity, marker)
