@@ -580,3 +580,75 @@ def finite_queue_panel_chart(
         .add_params(*params)
         .properties(title="One queue size: rejections (left) and response time (right)")
     )
+
+
+def latency_explorer_chart(
+    curves: pd.DataFrame, *, servers: int = 2, utilisation: float = 0.75
+) -> Any:
+    """The hockey stick with its own sliders, drawn entirely by Vega in the browser.
+
+    The sliders are Vega-Lite params bound to range inputs, so the chart stays
+    interactive wherever Vega runs: JupyterLab, a RISE slideshow, an exported deck,
+    with or without a kernel. The marker sits on the tabulated point nearest the
+    chosen utilisation, so ``curves`` should use a uniform utilisation grid whose
+    step matches the slider's (0.01).
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        From :func:`outage_kit.tables.latency_curves` with ``utilisations`` on a 0.01 grid.
+    servers, utilisation : int, float
+        Where the sliders start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from outage_kit.tables import latency_curves
+    >>> t = latency_curves(10.0, [1, 2], utilisations=np.arange(0, 0.995, 0.01))
+    >>> spec = latency_explorer_chart(t).to_dict()
+    >>> sorted(p["bind"]["input"] for p in spec["params"])
+    ['range', 'range']
+    """
+    import altair as alt
+
+    max_servers = int(curves["servers"].max())
+    servers_p = alt.param(
+        name="servers_slider",
+        value=int(servers),
+        bind=alt.binding_range(min=1, max=max_servers, step=1, name="servers "),
+    )
+    rho_p = alt.param(
+        name="utilisation_slider",
+        value=float(utilisation),
+        bind=alt.binding_range(min=0, max=0.99, step=0.01, name="utilisation "),
+    )
+    x = alt.X(
+        "utilisation:Q",
+        title="utilisation",
+        axis=alt.Axis(format="%"),
+        scale=alt.Scale(domain=[0, 1]),
+    )
+    # A fixed y range, so that switching the server count shows the curve flatten.
+    low, high = float(curves["mean_response_ms"].min()), float(curves["mean_response_ms"].max())
+    y = alt.Y(
+        "mean_response_ms:Q",
+        title="mean response time (ms, log scale)",
+        scale=alt.Scale(type="log", domain=[round(low * 0.8, 3), round(high * 1.2, 3)]),
+    )
+    base = alt.Chart(rounded(curves)).transform_filter(alt.datum.servers == servers_p)
+    curve = base.mark_line(color=PALETTE[0]).encode(x=x, y=y)
+    nearest = base.transform_filter("abs(datum.utilisation - utilisation_slider) < 0.005")
+    marker = nearest.mark_point(color=PALETTE[1], size=160).encode(x=x, y=y)
+    label = nearest.mark_text(align="left", dx=10, dy=-10, fontSize=14, color=PALETTE[1]).encode(
+        x=x, y=y, text=alt.Text("mean_response_ms:Q", format=",.0f")
+    )
+    return (
+        alt.layer(curve, marker, label)
+        .add_params(servers_p, rho_p)
+        .properties(
+            title=alt.Title(
+                "Explore: mean response time (ms) at one utilisation",
+                subtitle="Drag the sliders under the chart; the label is the mean response in ms",
+            )
+        )
+    )

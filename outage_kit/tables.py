@@ -35,6 +35,7 @@ def latency_curves(
     service_rate_per_s: float,
     servers_options: Sequence[int],
     points: int = 60,
+    utilisations: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Mean and 99th-percentile response time of M/M/c against arrival rate, per server count.
 
@@ -45,7 +46,9 @@ def latency_curves(
     servers_options : sequence of int
         The server counts c to tabulate.
     points : int
-        Points per curve, from zero load to 99.5 % utilisation.
+        Points per curve, from zero load to 99.5 % utilisation, denser near 1.
+    utilisations : sequence of float, optional
+        The utilisations to tabulate instead (each in [0, 1)).
 
     Returns
     -------
@@ -66,9 +69,15 @@ def latency_curves(
     4        2                18.6             733.0
     5        2                19.9           10025.1
     """
+    if utilisations is None:
+        grid = utilisation_grid(points)
+    else:
+        grid = np.asarray(utilisations, dtype=float)
+        if grid.ndim != 1 or not np.all((grid >= 0) & (grid < 1)):
+            raise ValueError("utilisations must be a sequence of numbers in [0, 1)")
     frames = []
     for servers in servers_options:
-        rho = utilisation_grid(points)
+        rho = grid
         arrival = rho * servers * service_rate_per_s
         metrics = queueing.mmc_metrics(arrival, service_rate_per_s, servers)
         p99 = queueing.mmc_wait_quantile(0.99, arrival, service_rate_per_s, servers)

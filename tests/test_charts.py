@@ -14,6 +14,7 @@ from outage_kit import charts, data, tables
 def _builders():
     curves = tables.latency_curves(10.0, [1, 2, 4], points=20)
     finite = tables.finite_queue_curves(10.0, 2, [0, 5, 50], points=21)
+    uniform = tables.latency_curves(10.0, [1, 2], utilisations=np.arange(0, 0.995, 0.01))
     timeline = data.load_timeline_2015()
     return {
         "timeline": lambda: charts.timeline_chart(
@@ -28,6 +29,7 @@ def _builders():
             mean_response_ms=130.0,
         ),
         "finite_queue": lambda: charts.finite_queue_chart(finite),
+        "latency_explorer": lambda: charts.latency_explorer_chart(uniform),
         "finite_queue_panel": lambda: charts.finite_queue_panel_chart(
             finite, queue_capacity=5, arrival_rate_per_s=25.0, prob_block=0.2, response_ms=300.0
         ),
@@ -101,3 +103,10 @@ def test_panel_data_stays_under_altairs_row_limit():
     finite = tables.finite_queue_curves(10.0, 4, (0, 1, 2, 5, 10, 20, 50, 100, 200))
     assert len(curves) < 5000
     assert len(finite) < 5000
+
+
+def test_explorer_marker_finds_exactly_one_point_per_slider_position():
+    uniform = tables.latency_curves(10.0, [3], utilisations=np.arange(0, 0.995, 0.01))
+    rho = charts.rounded(uniform)["utilisation"].to_numpy()
+    for slider in np.round(np.arange(0, 0.99 + 1e-9, 0.01), 2):
+        assert np.sum(np.abs(rho - slider) < 0.005) == 1, slider
