@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml tools/jupyterlab-overrides.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "outage_kit needs Python >= 3.10; this is " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,accel]'
 	@# A classroom is offline: JupyterLab must not ask to fetch news or check for updates.
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@cp tools/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
@@ -32,6 +32,8 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=lessons --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest tests outage_kit lessons --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --durations=10
 
@@ -47,6 +49,7 @@ lessons: $(STAMP)
 	$(PY) tools/execute_lessons.py lessons/*.ipynb
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
