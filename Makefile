@@ -9,12 +9,14 @@ STAMP  := $(VENV)/.outage_kit-installed
 # JupyterLab refuses to run as root unless told that it is intended.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint format lessons bench clean help
+.PHONY: lab test lint format lessons slides student bench clean help
 
 help:
 	@echo "make lab      install (first time only) and start JupyterLab on lessons/ (PORT=$(PORT))"
 	@echo "make test     install (first time only) and run unit, property, doctest and notebook tests"
 	@echo "make lessons  re-execute every lesson in place and store its outputs"
+	@echo "make slides   export every lesson to an offline reveal.js deck in build/slides/ (npm needed once)"
+	@echo "make student  write the student edition (no solutions, re-run) to build/student/"
 	@echo "make bench    run the benchmarks in bench/"
 	@echo "make lint     ruff check and format check"
 
@@ -47,6 +49,12 @@ format: $(STAMP)
 
 lessons: $(STAMP)
 	$(PY) tools/execute_lessons.py lessons/*.ipynb
+
+slides: $(STAMP)
+	$(PY) tools/build_slides.py --out build/slides
+
+student: $(STAMP)
+	$(PY) tools/build_student.py --out build/student
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
