@@ -129,7 +129,7 @@ def event_loop(
     admit_rate_per_s,
     admit_burst,
     admit_max_queue,
-    drop_expired,
+    drop_wait_s,
     slowdown_per_request,
     slowdown_onset,
     snapshot_s,
@@ -148,7 +148,8 @@ def event_loop(
 
     Attempt ``k`` (0-based) of request ``r`` lives in slot ``r * max_attempts + k`` of every
     ``att_*`` array, of ``service_s`` and of ``backoff_u`` (the uniform for the delay after it
-    fails). Integer parameters use -1 for "no limit"; ``timeout_s`` may be ``inf``. Outputs are
+    fails). Integer parameters use -1 for "no limit"; ``timeout_s`` may be ``inf``, and so may
+    ``drop_wait_s`` (a worker discards a queued attempt that has waited that long). Outputs are
     written in place; ``snapshots`` gets ``N_SNAP`` values per snapshot time (row-major),
     taken after all events at times <= that time. Returns the number of events processed.
     """
@@ -250,7 +251,7 @@ def event_loop(
             while q_head < q_tail:
                 candidate = queue_buffer[q_head]
                 q_head += 1
-                if drop_expired and att_arrival_s[candidate] + timeout_s <= now:
+                if att_arrival_s[candidate] + drop_wait_s <= now:
                     att_server[candidate] = SERVER_DROPPED
                     att_dequeue_s[candidate] = now
                     continue

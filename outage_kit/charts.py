@@ -652,3 +652,438 @@ def latency_explorer_chart(
             )
         )
     )
+
+
+# --- lesson 02: timeouts and retries ----------------------------------------------------------
+
+#: Colours of the storm measures (names from ``outage_kit.tables.STORM_MEASURES``).
+STORM_COLOURS = {
+    "new requests": "#000000",
+    "attempts sent": PALETTE[1],
+    "work done (throughput)": PALETTE[0],
+    "answers in time (goodput)": PALETTE[2],
+}
+
+
+def _storm_layers(
+    base: Any,
+    *,
+    capacity_per_s: float,
+    spike_start_s: float,
+    spike_end_s: float,
+    y_max: float | None,
+) -> list[Any]:
+    """Spike band, capacity line and one line per measure, over ``base`` (a filtered chart)."""
+    import altair as alt
+
+    measures = list(STORM_COLOURS)
+    colour = alt.Color(
+        "measure:N",
+        title=None,
+        sort=measures,
+        scale=alt.Scale(domain=measures, range=list(STORM_COLOURS.values())),
+        legend=alt.Legend(orient="bottom", columns=2),
+    )
+    x = alt.X("time_s:Q", title="time (s)")
+    y_scale = alt.Scale(domain=[0, y_max], clamp=True) if y_max else alt.Scale(zero=True)
+    y = alt.Y("rate_per_s:Q", title="per second", scale=y_scale)
+    one_row = pd.DataFrame({"start": [spike_start_s], "end": [spike_end_s], "label": ["spike"]})
+    band = (
+        alt.Chart(one_row)
+        .mark_rect(color=PALETTE[4], opacity=0.15)
+        .encode(x=alt.X("start:Q"), x2="end:Q")
+    )
+    band_label = (
+        alt.Chart(one_row)
+        .mark_text(align="left", baseline="top", dx=3, dy=3, color="#8a5a00", fontSize=12)
+        .encode(x="start:Q", y=alt.value(0), text="label:N")
+    )
+    capacity = (
+        alt.Chart(pd.DataFrame({"capacity": [capacity_per_s], "label": ["capacity"]}))
+        .mark_rule(color="#666666", strokeDash=[6, 4], strokeWidth=1.5)
+        .encode(y=alt.Y("capacity:Q", scale=y_scale))
+    )
+    lines = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
+        x=x,
+        y=y,
+        color=colour,
+        strokeDash=alt.StrokeDash(
+            "measure:N",
+            title=None,
+            sort=measures,
+            scale=alt.Scale(domain=measures, range=[[4, 3], [1, 0], [1, 0], [1, 0]]),
+            legend=alt.Legend(orient="bottom", columns=2),
+        ),
+        tooltip=[
+            "setup:N",
+            "measure:N",
+            alt.Tooltip("time_s:Q", title="bin start (s)"),
+            alt.Tooltip("rate_per_s:Q", title="per second", format=",.1f"),
+        ],
+    )
+    # New requests last, so that their dashed line shows on top of the attempts.
+    arrivals = lines.transform_filter(alt.datum.measure == "new requests")
+    others = lines.transform_filter(alt.datum.measure != "new requests")
+    return [band, band_label, capacity, others, arrivals]
+
+
+def _storm_y_max(traces: pd.DataFrame, capacity_per_s: float) -> float:
+    top = max(float(traces["rate_per_s"].max()), capacity_per_s)
+    return float(np.ceil(top * 1.05 / 50.0) * 50.0)
+
+
+def goodput_chart(
+    traces: pd.DataFrame,
+    *,
+    capacity_per_s: float,
+    spike_start_s: float,
+    spike_end_s: float,
+    setups: list[str] | None = None,
+    title: str = "Throughput is not goodput",
+    subtitle: str | None = None,
+) -> Any:
+    """Time series of simulated runs side by side: arrivals, attempts, throughput, goodput.
+
+    One panel per set-up, all on the same axes, with the spike shaded and the capacity
+    dashed. When goodput falls below throughput the workers are busy with attempts whose
+    client has already gone (zombie work).
+
+    Parameters
+    ----------
+    traces : pandas.DataFrame
+        From :func:`outage_kit.tables.storm_traces`.
+    capacity_per_s : float
+        Requests per second the service completes when every worker is busy.
+    spike_start_s, spike_end_s : float
+        The spike, shaded.
+    setups : list of str, optional
+        Which set-ups to draw, in order (default: all, in order of appearance).
+    title, subtitle : str
+        The chart's title and subtitle.
+
+    Examples
+    --------
+    >>> from outage_kit.retries import SpikeScenario, retry_setups
+    >>> from outage_kit.tables import storm_traces
+    >>> s = SpikeScenario(horizon_s=40.0)
+    >>> t = storm_traces({"no retries": s.run(retry_setups(s)["no retries"])})
+    >>> spec = goodput_chart(t, capacity_per_s=100.0, spike_start_s=20.0,
+    ...                      spike_end_s=30.0).to_dict()
+    >>> len(spec["hconcat"])
+    1
+    """
+    import altair as alt
+
+    names = list(dict.fromkeys(traces["setup"])) if setups is None else list(setups)
+    data = rounded(traces[traces["setup"].isin(names)], 3)
+    y_max = _storm_y_max(data, capacity_per_s)
+    width = 520 if len(names) == 1 else max(220, 560 // len(names))
+    panels = []
+    for name in names:
+        base = alt.Chart(data).transform_filter(alt.datum.setup == name)
+        layers = _storm_layers(
+            base,
+            capacity_per_s=capacity_per_s,
+            spike_start_s=spike_start_s,
+            spike_end_s=spike_end_s,
+            y_max=y_max,
+        )
+        panels.append(alt.layer(*layers).properties(title=name, width=width, height=240))
+    if subtitle is None:
+        subtitle = "Shaded: the spike of new requests; dashed line: the service's capacity"
+    return alt.hconcat(*panels).properties(title=alt.Title(title, subtitle=subtitle))
+
+
+def retry_storm_explorer_chart(
+    traces: pd.DataFrame,
+    *,
+    capacity_per_s: float,
+    spike_start_s: float,
+    spike_end_s: float,
+    setup: str | None = None,
+) -> Any:
+    """The same spike under each set-up, chosen with radio buttons drawn by Vega in the browser.
+
+    The set-up is a Vega-Lite param bound to radio buttons, so the chart stays interactive
+    wherever Vega runs: JupyterLab, a RISE slideshow, an exported deck, with or without a
+    kernel.
+
+    Parameters
+    ----------
+    traces : pandas.DataFrame
+        From :func:`outage_kit.tables.storm_traces`, several set-ups.
+    capacity_per_s, spike_start_s, spike_end_s : float
+        As for :func:`goodput_chart`.
+    setup : str, optional
+        The set-up shown first (default: the first).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"setup": ["a", "b"], "time_s": [0.0, 0.0],
+    ...                   "measure": ["new requests"] * 2, "rate_per_s": [1.0, 2.0]})
+    >>> spec = retry_storm_explorer_chart(t, capacity_per_s=10.0, spike_start_s=1.0,
+    ...                                   spike_end_s=2.0).to_dict()
+    >>> spec["params"][0]["bind"]["options"]
+    ['a', 'b']
+    """
+    import altair as alt
+
+    names = list(dict.fromkeys(traces["setup"]))
+    first = names[0] if setup is None else setup
+    if first not in names:
+        raise ValueError(f"setup {first!r} is not in the traces; choose one of {names}")
+    choice = alt.param(
+        name="setup_choice",
+        value=first,
+        bind=alt.binding_radio(options=names, name="set-up: "),
+    )
+    data = rounded(traces, 3)
+    base = alt.Chart(data).transform_filter(alt.datum.setup == choice)
+    layers = _storm_layers(
+        base,
+        capacity_per_s=capacity_per_s,
+        spike_start_s=spike_start_s,
+        spike_end_s=spike_end_s,
+        y_max=_storm_y_max(data, capacity_per_s),
+    )
+    return (
+        alt.layer(*layers)
+        .add_params(choice)
+        .properties(
+            width=560,
+            height=280,
+            title=alt.Title(
+                "Explore: the same spike, six ways to meet it",
+                subtitle="Pick a set-up under the chart; does goodput come back after the spike?",
+            ),
+        )
+    )
+
+
+def tipping_chart(tipping: pd.DataFrame) -> Any:
+    """Share of seeded runs left stuck after a spike, against the spike's length, per set-up.
+
+    Parameters
+    ----------
+    tipping : pandas.DataFrame
+        From :func:`outage_kit.tables.tipping_table`.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"setup": ["a", "a"], "spike_duration_s": [1.0, 2.0],
+    ...                   "runs": [10, 10], "stuck": [1, 9], "stuck_share": [0.1, 0.9]})
+    >>> tipping_chart(t).to_dict()["encoding"]["y"]["axis"]["format"]
+    '%'
+    """
+    import altair as alt
+
+    runs = int(tipping["runs"].max())
+    return (
+        alt.Chart(rounded(tipping, 4))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("spike_duration_s:Q", title="length of the spike (s)"),
+            y=alt.Y(
+                "stuck_share:Q",
+                title="runs stuck at the end",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            color=alt.Color("setup:N", title=None, sort=list(dict.fromkeys(tipping["setup"]))),
+            tooltip=[
+                "setup:N",
+                alt.Tooltip("spike_duration_s:Q", title="spike (s)"),
+                alt.Tooltip("stuck:Q", title=f"stuck (of {runs})"),
+            ],
+        )
+        .properties(
+            title=alt.Title(
+                "How big a trigger tips the service into a retry storm",
+                subtitle=f"Share of {runs} seeded runs whose goodput had not come back at the end",
+            )
+        )
+    )
+
+
+def amplification_chart(table: pd.DataFrame, *, attempts_per_layer: int) -> Any:
+    """Calls reaching the bottom service per user action, against its failure probability.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`outage_kit.tables.amplification_table`.
+    attempts_per_layer : int
+        The attempts per layer the table was made with (for the subtitle).
+
+    Examples
+    --------
+    >>> from outage_kit.tables import amplification_table
+    >>> t = amplification_table([0.0, 0.5, 1.0], 4, [1, 2, 3])
+    >>> amplification_chart(t, attempts_per_layer=4).to_dict()["layer"][0]["mark"]["type"]
+    'line'
+    """
+    import altair as alt
+
+    data = rounded(table, 4)
+    layers = sorted(int(n) for n in table["layers"].unique())
+    colour = alt.Color(
+        "layers:N",
+        title="retrying layers",
+        sort=layers,
+        scale=alt.Scale(domain=layers, range=list(PALETTE[: len(layers)])),
+    )
+    x = alt.X(
+        "failure_probability:Q",
+        title="share of calls the bottom service fails",
+        axis=alt.Axis(format="%"),
+    )
+    y = alt.Y(
+        "bottom_calls:Q",
+        title="calls on the bottom service (log scale)",
+        scale=alt.Scale(type="log"),
+    )
+    lines = (
+        alt.Chart(data)
+        .mark_line()
+        .encode(
+            x=x,
+            y=y,
+            color=colour,
+            tooltip=[
+                alt.Tooltip("layers:N", title="layers"),
+                alt.Tooltip("failure_probability:Q", title="failing", format=".0%"),
+                alt.Tooltip("bottom_calls:Q", title="calls per action", format=",.2f"),
+            ],
+        )
+    )
+    ends = alt.Chart(data).transform_filter(alt.datum.failure_probability == 1)
+    labels = ends.mark_text(align="right", dx=-8, dy=-8, fontSize=14).encode(
+        x=x, y=y, color=colour, text=alt.Text("bottom_calls:Q", format=",.0f")
+    )
+    points = ends.mark_point(size=80).encode(x=x, y=y, color=colour)
+    return alt.layer(lines, points, labels).properties(
+        title=alt.Title(
+            "Retries multiply across layers",
+            subtitle=f"Every layer makes up to {attempts_per_layer} attempts per call",
+        )
+    )
+
+
+def jitter_chart(table: pd.DataFrame) -> Any:
+    """The backoff-and-jitter experiment: writes and completion time against the client count.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`outage_kit.tables.jitter_experiment`.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"rule": ["full jitter"] * 2, "clients": [10, 20],
+    ...                   "mean_calls": [40.0, 100.0], "calls_ci95": [1.0, 1.0],
+    ...                   "mean_completion_ms": [400.0, 900.0], "completion_ci95_ms": [9.0, 9.0]})
+    >>> len(jitter_chart(t).to_dict()["hconcat"])
+    2
+    """
+    import altair as alt
+
+    data = rounded(table, 3)
+    rules = list(dict.fromkeys(table["rule"]))
+    colour = alt.Color("rule:N", title="backoff rule", sort=rules)
+    clients = sorted(int(n) for n in table["clients"].unique())
+    x = alt.X(
+        "clients:Q",
+        title="clients contending",
+        axis=alt.Axis(values=clients),
+        scale=alt.Scale(domain=[clients[0], clients[-1]], nice=False),
+    )
+    tooltip = [
+        "rule:N",
+        "clients:Q",
+        alt.Tooltip("mean_calls:Q", title="writes", format=",.0f"),
+        alt.Tooltip("calls_ci95:Q", title="± (95 %)", format=",.0f"),
+        alt.Tooltip("mean_completion_ms:Q", title="completion (ms)", format=",.0f"),
+        alt.Tooltip("completion_ci95_ms:Q", title="± ms (95 %)", format=",.0f"),
+    ]
+    base = alt.Chart(data).encode(x=x, color=colour, tooltip=tooltip)
+    calls = base.mark_line(point=True).encode(
+        y=alt.Y("mean_calls:Q", title="writes per run (mean)")
+    )
+    time = base.mark_line(point=True).encode(
+        y=alt.Y(
+            "mean_completion_ms:Q",
+            title="time until all have written (ms, log)",
+            scale=alt.Scale(type="log"),
+        )
+    )
+    return (
+        alt.hconcat(
+            calls.properties(width=280, title="Work: calls to the server"),
+            time.properties(width=280, title="Time: until the last client is done"),
+        )
+        .resolve_scale(color="shared")
+        .properties(
+            title=alt.Title(
+                "What jitter buys: clients contending for one record",
+                subtitle="Optimistic concurrency; each client writes once; means over seeded runs",
+            )
+        )
+    )
+
+
+def retry_panel_chart(
+    *,
+    bin_s: float,
+    bins: int,
+    series: dict[str, list[float]],
+    capacity_per_s: float,
+    spike_start_s: float,
+    spike_end_s: float,
+    y_max: float | None = None,
+) -> Any:
+    """A panel's time-series chart whose data are Vega-Lite params (one array per measure).
+
+    The four measures of :data:`STORM_COLOURS` arrive as params ``arrivals``, ``offered``,
+    ``throughput`` and ``goodput`` (arrays of ``bins`` values), so a panel replaces a whole
+    run's time series by setting four params: a small message, no chart rebuild.
+
+    Examples
+    --------
+    >>> s = {k: [1.0, 2.0] for k in ("arrivals", "offered", "throughput", "goodput")}
+    >>> spec = retry_panel_chart(bin_s=1.0, bins=2, series=s, capacity_per_s=10.0,
+    ...                          spike_start_s=0.0, spike_end_s=1.0, y_max=20.0).to_dict()
+    >>> sorted(p["name"] for p in spec["params"])
+    ['arrivals', 'goodput', 'offered', 'throughput']
+    """
+    import altair as alt
+
+    keys = {
+        "arrivals": "new requests",
+        "offered": "attempts sent",
+        "throughput": "work done (throughput)",
+        "goodput": "answers in time (goodput)",
+    }
+    params = [alt.param(name=key, value=[float(v) for v in series[key]]) for key in keys]
+    lookup = "{" + ", ".join(f"'{k}': '{v}'" for k, v in keys.items()) + "}"
+    base = (
+        alt.Chart(pd.DataFrame({"i": np.arange(int(bins))}))
+        .transform_calculate(
+            time_s=f"datum.i * {float(bin_s)}",
+            setup="'this run'",
+            **{key: f"{key}[datum.i]" for key in keys},
+        )
+        .transform_fold(list(keys), as_=["key", "rate_per_s"])
+        .transform_calculate(measure=f"{lookup}[datum.key]")
+    )
+    layers = _storm_layers(
+        base,
+        capacity_per_s=capacity_per_s,
+        spike_start_s=spike_start_s,
+        spike_end_s=spike_end_s,
+        y_max=y_max,
+    )
+    return (
+        alt.layer(*layers)
+        .add_params(*params)
+        .properties(width=560, height=260, title="This run: attempts, work done and goodput")
+    )

@@ -222,3 +222,183 @@ def pooling_choice(answer: object) -> Verdict:
             "compare the mean waits the two set-ups give.",
         )
     return Verdict(False, "answer 'pooled' or 'separate'.")
+
+
+# --- lesson 02 -----------------------------------------------------------------------------
+
+
+def _choice(answer: object, options: dict[str, set[str]]) -> str | Verdict:
+    """The option an answer names (case and spaces ignored), or a verdict listing the options."""
+    if answer is None:
+        return _NO_ANSWER
+    chosen = " ".join(str(answer).strip().lower().replace("-", " ").split())
+    for option, spellings in options.items():
+        if chosen == option or chosen in spellings:
+            return option
+    listed = " or ".join(repr(o) for o in options)
+    return Verdict(False, f"answer {listed}.")
+
+
+def storm_comes_back(answer: object) -> Verdict:
+    """Lesson 02, checkpoint: after the spike, with immediate retries, does goodput come back?
+
+    The expected answer comes from a seeded run of the lesson's scenario.
+
+    Examples
+    --------
+    >>> storm_comes_back("maybe").message
+    "answer 'yes' or 'no'."
+    """
+    from outage_kit import retries
+
+    chosen = _choice(answer, {"yes": {"y", "true", "it comes back"}, "no": {"n", "false"}})
+    if isinstance(chosen, Verdict):
+        return chosen
+    s = retries.SpikeScenario()
+    stuck = retries.is_stuck(s.run(retries.retry_setups(s)["immediate retries"], seed=0))
+    expected = "no" if stuck else "yes"
+    if chosen == expected:
+        return Verdict(
+            True,
+            "the spike is long gone, yet every request still times out: the retries keep the "
+            "service overloaded.",
+        )
+    return Verdict(
+        False,
+        "run the simulation below and compare the goodput after the spike with the arrivals; "
+        "then count the attempts each request sends while every attempt times out.",
+    )
+
+
+#: Exercise 2.1: attempts per request in the storm-threshold exercise.
+THRESHOLD_ATTEMPTS = 3
+
+
+def storm_threshold(answer: object) -> Verdict:
+    """Lesson 02, exercise 1: the highest normal utilisation at which a retry storm dies out.
+
+    Clients make up to :data:`THRESHOLD_ATTEMPTS` attempts per request; the answer is a
+    share of capacity (between 0 and 1).
+
+    Examples
+    --------
+    >>> storm_threshold(0.9).correct
+    False
+    >>> storm_threshold(33).message.startswith("give the utilisation as a share")
+    True
+    """
+    from outage_kit import retries
+
+    value = _as_number(answer, "a utilisation, as a share of capacity")
+    if isinstance(value, Verdict):
+        return value
+    if value > 1:
+        return Verdict(
+            False, "give the utilisation as a share of capacity between 0 and 1, not in per cent."
+        )
+    expected = retries.storm_threshold_utilisation(THRESHOLD_ATTEMPTS)
+    if abs(value - expected) <= 0.005:
+        return Verdict(
+            True,
+            "below it, even a storm in which every attempt fails offers less than the capacity, "
+            "so the queue drains.",
+        )
+    if abs(value - retries.storm_threshold_utilisation(THRESHOLD_ATTEMPTS + 1)) <= 0.005:
+        return Verdict(
+            False, "that is the threshold for one attempt more; count the attempts again."
+        )
+    if abs(value - retries.storm_threshold_utilisation(THRESHOLD_ATTEMPTS - 1)) <= 0.005:
+        return Verdict(
+            False,
+            "the first attempt counts too: count every attempt a request sends, not only "
+            "the retries.",
+        )
+    return Verdict(
+        False,
+        "in a storm every attempt times out, so each request sends all of its attempts; find "
+        "the utilisation at which attempts per second equal the capacity.",
+    )
+
+
+#: Exercise 2.2: the layered stack (attempts per call at every layer, retrying layers).
+LAYERED_ATTEMPTS = 4
+LAYERED_LAYERS = 3
+
+
+def bottom_service_calls(answer: object) -> Verdict:
+    """Lesson 02, exercise 2: calls reaching the bottom service per user action, when it fails.
+
+    Examples
+    --------
+    >>> bottom_service_calls(12).message.startswith("you added")
+    True
+    """
+    from outage_kit import retries
+
+    value = _as_number(answer, "a number of calls")
+    if isinstance(value, Verdict):
+        return value
+    m, n = LAYERED_ATTEMPTS, LAYERED_LAYERS
+    expected = retries.layered_calls(1.0, m, n)
+    if _close(value, expected, 1e-9):
+        return Verdict(
+            True,
+            "each layer multiplies the calls of the layer above, so the bottom service takes the "
+            "product.",
+        )
+    if _close(value, m * n, 1e-9):
+        return Verdict(False, "you added the attempts of the layers; retries multiply instead.")
+    if _close(value, float(n**m), 1e-9):
+        return Verdict(False, "check which number is the base and which the exponent.")
+    if _close(value, float(m ** (n - 1)), 1e-9) or _close(value, float(m ** (n + 1)), 1e-9):
+        return Verdict(False, "count the retrying layers again: each one multiplies once.")
+    return Verdict(
+        False,
+        "follow one user action down: how many calls does the top layer make, and how many does "
+        "each of those cause one layer down?",
+    )
+
+
+def _fewest_calls_rule() -> str:
+    from outage_kit import tables
+
+    table = tables.jitter_experiment([JITTER_CLIENTS])
+    return str(table.loc[table["mean_calls"].idxmin(), "rule"])
+
+
+#: Checkpoint in lesson 02: the number of contending clients.
+JITTER_CLIENTS = 50
+
+
+def fewest_calls_rule(answer: object) -> Verdict:
+    """Lesson 02, checkpoint: which backoff rule makes the fewest calls with 50 clients?
+
+    The expected answer comes from the kit's contention experiment
+    (:func:`outage_kit.tables.jitter_experiment`).
+
+    Examples
+    --------
+    >>> fewest_calls_rule("random").correct
+    False
+    """
+    options = {
+        "exponential, no jitter": {"exponential", "no jitter", "exponential no jitter"},
+        "equal jitter": {"equal"},
+        "full jitter": {"full"},
+        "decorrelated jitter": {"decorrelated"},
+    }
+    chosen = _choice(answer, options)
+    if isinstance(chosen, Verdict):
+        return chosen
+    expected = _fewest_calls_rule()
+    if chosen == expected:
+        return Verdict(
+            True, "spreading the retries over the whole window wastes the fewest writes."
+        )
+    if chosen == "exponential, no jitter":
+        return Verdict(
+            False,
+            "without jitter, clients that collided back off by the same delay and collide "
+            "again; look at the work chart.",
+        )
+    return Verdict(False, "close: the jittered rules are near each other. Read the table for 50.")

@@ -26,8 +26,8 @@ those of the AWS Architecture Blog post "Exponential Backoff and Jitter" (M. Bro
 
 Composite client policy: :class:`RetryPolicy` (backoff, maximum number of attempts, optional
 :class:`RetryBudget` and :class:`CircuitBreaker`); :class:`NoRetry` gives up after one attempt.
-Server side: :class:`ServerPolicy` with optional :class:`AdmissionControl` and dropping of
-requests whose client has already timed out.
+Server side: :class:`ServerPolicy` with optional :class:`AdmissionControl`, dropping of
+requests whose client has already timed out, and a queue-wait limit.
 """
 
 from __future__ import annotations
@@ -791,7 +791,7 @@ class AdmissionControl:
 
 @dataclass(frozen=True)
 class ServerPolicy:
-    """What the server does with load: admission control and dropping expired requests.
+    """What the server does with load: admission control and dropping stale requests.
 
     Parameters
     ----------
@@ -801,15 +801,28 @@ class ServerPolicy:
         If True, when a worker is about to start an attempt whose client has already timed
         out (``now >= arrival + timeout``), the server discards it instead of doing the
         (wasted, "zombie") work.
+    max_wait_s : float or None
+        A server-side queue timeout (> 0): when a worker is about to start an attempt that has
+        waited ``max_wait_s`` or longer (``now >= arrival + max_wait_s``), the server discards
+        it. Set below the client timeout, it sheds work that could no longer finish in time,
+        not only work that is already too late. The client is not told: it times out as
+        usual. None: no limit.
 
     Examples
     --------
     >>> ServerPolicy(drop_expired=True)
-    ServerPolicy(admission=None, drop_expired=True)
+    ServerPolicy(admission=None, drop_expired=True, max_wait_s=None)
+    >>> ServerPolicy(drop_expired=True).drop_wait_s(timeout_s=3.0)
+    3.0
+    >>> ServerPolicy(max_wait_s=0.2).drop_wait_s(timeout_s=3.0)
+    0.2
+    >>> ServerPolicy().drop_wait_s(timeout_s=3.0)
+    inf
     """
 
     admission: AdmissionControl | None = None
     drop_expired: bool = False
+    max_wait_s: float | None = None
 
     def __post_init__(self):
         if self.admission is not None and not isinstance(self.admission, AdmissionControl):
@@ -817,3 +830,16 @@ class ServerPolicy:
                 f"admission must be an AdmissionControl or None, got {self.admission!r}"
             )
         object.__setattr__(self, "drop_expired", bool(self.drop_expired))
+        if self.max_wait_s is not None:
+            object.__setattr__(self, "max_wait_s", _check_positive("max_wait_s", self.max_wait_s))
+
+    def drop_wait_s(self, timeout_s: float | None) -> float:
+        """The queue wait from which a worker discards an attempt (``inf``: never).
+
+        The smaller of ``max_wait_s`` and, with ``drop_expired``, the client timeout
+        ``timeout_s`` (None or ``inf``: clients never time out).
+        """
+        limit = math.inf if self.max_wait_s is None else self.max_wait_s
+        if self.drop_expired and timeout_s is not None:
+            limit = min(limit, float(timeout_s))
+        return limit

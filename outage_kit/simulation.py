@@ -40,7 +40,9 @@ rejected
     once, and the server spends nothing on it.
 served / dropped
     Server-side fates of an admitted attempt: it was served (the worker did the work, even
-    if its client had gone), or dropped unserved because its client had timed out.
+    if its client had gone), or dropped unserved when a worker reached it: because its client
+    had timed out (``drop_expired``) or because it had waited the server's ``max_wait_s``
+    (see :class:`~outage_kit.policies.ServerPolicy`).
 zombie work, wasted work
     Service of an attempt whose client timed out before the service ended: the response
     reaches nobody, so all of its server-seconds are **wasted work**.
@@ -854,13 +856,14 @@ def simulate(
         and slowdown == 0.0
         and retry.circuit_breaker is None
         and (max_attempts == 1 or timeout_s is None)
-        and not (server_policy.drop_expired and timeout_s is not None)
+        and math.isinf(server_policy.drop_wait_s(timeout_s))
     )
     if engine == "recursion" and not can_recurse:
         raise ValueError(
             "engine='recursion' needs a model where the server ignores the clients: no "
             "queue_capacity, admission control, slowdown, circuit breaker, retries with "
-            "timeouts, or dropping of expired requests; use engine='event' or 'auto'"
+            "timeouts, or dropping of queued requests (drop_expired with a timeout, "
+            "max_wait_s); use engine='event' or 'auto'"
         )
     use_recursion = can_recurse and engine != "event"
 
@@ -1069,7 +1072,7 @@ def _run_events(
         admission.rate_per_s or 0.0,
         admission.burst,
         -1 if admission.max_queue_length is None else admission.max_queue_length,
-        server_policy.drop_expired,
+        server_policy.drop_wait_s(timeout_s),
         slowdown,
         slowdown_onset,
         snapshot_s,

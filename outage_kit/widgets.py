@@ -276,3 +276,151 @@ class FiniteQueuePanel(Panel):
         return finite_queue_state(
             self.arrival.value, self.queue.value, self.servers_count, self.service_rate_per_s
         )
+
+
+# --- lesson 02: timeouts and retries ----------------------------------------------------------
+
+#: Keys of the retry panel's chart params, and the time series they carry.
+RETRY_SERIES = {
+    "arrivals": "arrival_rate_per_s",
+    "offered": "offered_rate_per_s",
+    "throughput": "throughput_per_s",
+    "goodput": "goodput_per_s",
+}
+
+
+def retry_state(setup: str, timeout_s: float, utilisation: float, scenario=None, seed: int = 0):
+    """Chart params and readout of the retry panel: one seeded run of the spike scenario.
+
+    Parameters
+    ----------
+    setup : str
+        A name of :func:`outage_kit.retries.retry_setups`.
+    timeout_s : float
+        Client timeout per attempt (must exceed the mean service time).
+    utilisation : float
+        Normal load as a share of capacity (the base arrival rate is this times capacity).
+    scenario : outage_kit.retries.SpikeScenario, optional
+        The rest of the set-up (default: the lesson's).
+    seed : int
+        Randomness of the run.
+
+    Returns
+    -------
+    dict
+        ``params`` (one list per key of :data:`RETRY_SERIES`, one value per time bin),
+        ``stuck`` (bool: goodput had not come back at the end), ``summary`` (the run's
+        :class:`~outage_kit.simulation.SimulationSummary`) and ``readout`` (HTML).
+
+    Examples
+    --------
+    >>> state = retry_state("no retries", 0.3, 0.6)
+    >>> state["stuck"], len(state["params"]["goodput"])
+    (False, 60)
+    >>> retry_state("immediate retries", 0.3, 0.6)["stuck"]
+    True
+    """
+    from outage_kit import retries
+
+    base = retries.SpikeScenario() if scenario is None else scenario
+    s = base.replace(
+        timeout_s=float(timeout_s), base_rate_per_s=round(utilisation * base.capacity_per_s, 9)
+    )
+    setups = retries.retry_setups(s)
+    if setup not in setups:
+        raise ValueError(f"unknown set-up {setup!r}; choose one of {list(setups)}")
+    retry, _ = setups[setup]
+    result = s.run(setups[setup], seed=seed)
+    series = result.timeseries
+    params = {key: [round(float(v), 3) for v in series[col]] for key, col in RETRY_SERIES.items()}
+    stuck = retries.is_stuck(result)
+    summary = result.summary
+    late = series[series["time_s"] >= s.spike_end_s]
+    sustains = retries.storm_sustains(s.utilisation, retry.max_attempts)
+    rows = [
+        ("normal load", f"{s.base_rate_per_s:,.0f} requests/s ({s.utilisation:.0%} of capacity)"),
+        (
+            "load in a storm (every attempt sent)",
+            f"{retries.storm_offered_load(s.base_rate_per_s, retry.max_attempts):,.0f} attempts/s",
+        ),
+        ("requests answered in time", f"{summary.success_fraction:.1%}"),
+        ("attempts per request", f"{summary.attempts_per_request:.2f}"),
+        ("work wasted on clients that had gone", f"{summary.wasted_fraction:.1%}"),
+        ("goodput after the spike", f"{late['goodput_per_s'].mean():,.1f} per second"),
+    ]
+    warning = None
+    if stuck:
+        warning = "Stuck: the spike is over, but goodput has not come back."
+        if sustains:
+            warning += " Every request now sends all its attempts, more than the capacity."
+    return {
+        "params": params,
+        "stuck": stuck,
+        "summary": summary,
+        "readout": _readout(rows, warning),
+    }
+
+
+class RetryPanel(Panel):
+    """Retry set-up, client timeout and normal load over a simulated spike (lesson 02).
+
+    Every control change runs one seeded simulation (about 10 to 30 ms) and sends its time
+    series to the chart as four array params.
+
+    Examples
+    --------
+    >>> panel = RetryPanel(setup="immediate retries")
+    >>> panel.chart.params.goodput[-1]
+    0.0
+    >>> panel.setup.value = "drop late work"
+    >>> panel.chart.params.goodput[-1] > 40
+    True
+    """
+
+    def __init__(
+        self,
+        setup: str = "immediate retries",
+        timeout_s: float = 0.3,
+        utilisation: float = 0.6,
+        scenario=None,
+        seed: int = 0,
+    ) -> None:
+        import ipywidgets as w
+
+        from outage_kit import retries
+
+        self.scenario = retries.SpikeScenario() if scenario is None else scenario
+        self.seed = int(seed)
+        first = retry_state(setup, timeout_s, utilisation, self.scenario, self.seed)
+        s = self.scenario
+        self.chart = charts.interactive(
+            charts.retry_panel_chart(
+                bin_s=s.bin_s,
+                bins=len(first["params"]["goodput"]),
+                series=first["params"],
+                capacity_per_s=s.capacity_per_s,
+                spike_start_s=s.spike_start_s,
+                spike_end_s=s.spike_end_s,
+            )
+        )
+        self.setup = w.Dropdown(
+            options=list(retries.retry_setups(s)), value=setup, description="set-up"
+        )
+        self.timeout = w.FloatSlider(
+            value=timeout_s,
+            min=round(s.mean_service_s * 1.5, 9),
+            max=round(s.mean_service_s * 10, 9),
+            step=round(s.mean_service_s / 2, 9),
+            description="timeout (s)",
+            readout_format=".2f",
+        )
+        self.load = w.FloatSlider(
+            value=utilisation, min=0.2, max=0.9, step=0.05, description="normal load"
+        )
+        self.controls = [self.setup, self.timeout, self.load]
+        self._build()
+
+    def state(self) -> dict:
+        return retry_state(
+            self.setup.value, self.timeout.value, self.load.value, self.scenario, self.seed
+        )

@@ -39,6 +39,39 @@ def _builders():
 BUILDERS = _builders()
 
 
+def _lesson02_builders():
+    from outage_kit import retries
+
+    scenario = retries.SpikeScenario(horizon_s=60.0)
+    setups = retries.retry_setups(scenario)
+    runs = {name: scenario.run(setups[name]) for name in ["no retries", "immediate retries"]}
+    traces = tables.storm_traces(runs)
+    window = dict(capacity_per_s=100.0, spike_start_s=20.0, spike_end_s=30.0)
+    tipping = pd.DataFrame(
+        {
+            "setup": ["immediate retries"] * 2 + ["backoff with jitter"] * 2,
+            "spike_duration_s": [1.0, 2.0] * 2,
+            "runs": [20] * 4,
+            "stuck": [16, 19, 4, 17],
+            "stuck_share": [0.8, 0.95, 0.2, 0.85],
+        }
+    )
+    amplification = tables.amplification_table(np.linspace(0, 1, 11), 4, [1, 2, 3])
+    jitter = tables.jitter_experiment([5, 10], runs=5)
+    series = {k: [1.0, 2.0, 3.0] for k in ("arrivals", "offered", "throughput", "goodput")}
+    return {
+        "goodput": lambda: charts.goodput_chart(traces, **window),
+        "retry_storm_explorer": lambda: charts.retry_storm_explorer_chart(traces, **window),
+        "tipping": lambda: charts.tipping_chart(tipping),
+        "amplification": lambda: charts.amplification_chart(amplification, attempts_per_layer=4),
+        "jitter": lambda: charts.jitter_chart(jitter),
+        "retry_panel": lambda: charts.retry_panel_chart(bin_s=1.0, bins=3, series=series, **window),
+    }
+
+
+BUILDERS.update(_lesson02_builders())
+
+
 @pytest.fixture(autouse=True)
 def _house_style():
     charts.enable_offline()

@@ -97,3 +97,59 @@ def test_verdict_renders_as_text_and_html():
     verdict = exercises.Verdict(False, "a <hint>")
     assert str(verdict) == "Not yet: a <hint>"
     assert "&lt;hint&gt;" in verdict._repr_html_()
+
+
+# --- lesson 02 ---------------------------------------------------------------------------------
+
+LESSON02_CHECKS = [
+    exercises.storm_comes_back,
+    exercises.storm_threshold,
+    exercises.bottom_service_calls,
+    exercises.fewest_calls_rule,
+]
+
+
+@pytest.mark.parametrize("check", LESSON02_CHECKS)
+def test_lesson02_no_answer_yet_is_not_an_error(check):
+    verdict = check(None)
+    assert verdict.correct is None and "None" in verdict.message
+
+
+def test_storm_comes_back():
+    assert exercises.storm_comes_back("No").correct is True
+    assert exercises.storm_comes_back("yes").correct is False
+    assert "'yes' or 'no'" in exercises.storm_comes_back("perhaps").message
+
+
+def test_storm_threshold():
+    from outage_kit import retries
+
+    expected = retries.storm_threshold_utilisation(exercises.THRESHOLD_ATTEMPTS)
+    assert exercises.storm_threshold(expected).correct is True
+    assert exercises.storm_threshold(round(expected, 2)).correct is True
+    assert "per cent" in exercises.storm_threshold(100 * expected).message
+    assert "one attempt more" in exercises.storm_threshold(0.25).message
+    assert "first attempt counts" in exercises.storm_threshold(0.5).message
+    wrong = exercises.storm_threshold(0.9)
+    assert wrong.correct is False
+    for verdict in (wrong, exercises.storm_threshold(0.25), exercises.storm_threshold(0.5)):
+        assert "0.33" not in verdict.message and "33" not in verdict.message
+
+
+def test_bottom_service_calls():
+    assert exercises.bottom_service_calls(64).correct is True
+    assert exercises.bottom_service_calls(64.0).correct is True
+    assert "added" in exercises.bottom_service_calls(12).message
+    assert "exponent" in exercises.bottom_service_calls(81).message
+    assert "layers again" in exercises.bottom_service_calls(16).message
+    assert "layers again" in exercises.bottom_service_calls(256).message
+    for wrong in (12, 81, 16, 256, 10):
+        assert "64" not in exercises.bottom_service_calls(wrong).message
+
+
+def test_fewest_calls_rule():
+    assert exercises.fewest_calls_rule("Full jitter").correct is True
+    assert exercises.fewest_calls_rule("full").correct is True
+    assert exercises.fewest_calls_rule("exponential, no jitter").correct is False
+    assert exercises.fewest_calls_rule("equal jitter").correct is False
+    assert "answer" in exercises.fewest_calls_rule("random").message

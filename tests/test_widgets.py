@@ -73,3 +73,44 @@ def test_panels_display_a_stable_text_fallback():
     bundle = widgets.LatencyPanel(max_servers=4)._repr_mimebundle_()
     assert bundle["text/plain"] == "<LatencyPanel>"
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+# --- lesson 02 ---------------------------------------------------------------------------------
+
+
+def test_retry_state_is_one_seeded_run_of_the_scenario():
+    from outage_kit import retries
+
+    state = widgets.retry_state("immediate retries", 0.3, 0.6, seed=2)
+    s = retries.SpikeScenario()
+    r = s.run(retries.retry_setups(s)["immediate retries"], seed=2)
+    assert state["params"]["goodput"] == [round(v, 3) for v in r.timeseries.goodput_per_s]
+    assert state["params"]["offered"] == [round(v, 3) for v in r.timeseries.offered_rate_per_s]
+    assert state["stuck"] and "Stuck" in state["readout"]
+    assert state["summary"] == r.summary
+
+
+def test_retry_state_follows_load_and_timeout():
+    light = widgets.retry_state("no retries", 0.5, 0.3)
+    assert not light["stuck"]
+    assert "30% of capacity" in light["readout"]
+    assert max(light["params"]["arrivals"][:9]) < 45  # 30 requests/s before the spike
+
+
+def test_retry_state_rejects_an_unknown_setup():
+    with pytest.raises(ValueError, match="set-up"):
+        widgets.retry_state("hope", 0.3, 0.6)
+
+
+def test_retry_panel_controls_move_the_chart():
+    panel = widgets.RetryPanel(setup="immediate retries")
+    assert panel.chart.params.goodput[-1] == 0.0
+    panel.setup.value = "drop late work"
+    assert panel.chart.params.goodput[-1] > 40
+    before = list(panel.chart.params.arrivals)
+    panel.load.value = 0.3
+    assert sum(panel.chart.params.arrivals) < sum(before)
+    panel.timeout.value = 1.0
+    assert "goodput after the spike" in panel.readout.value
+    bundle = panel._repr_mimebundle_()
+    assert bundle["text/plain"] == "<RetryPanel>"
