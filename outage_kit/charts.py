@@ -639,7 +639,8 @@ def latency_explorer_chart(
     curve = base.mark_line(color=PALETTE[0]).encode(x=x, y=y)
     nearest = base.transform_filter("abs(datum.utilisation - utilisation_slider) < 0.005")
     marker = nearest.mark_point(color=PALETTE[1], size=160).encode(x=x, y=y)
-    label = nearest.mark_text(align="left", dx=10, dy=-10, fontSize=14, color=PALETTE[1]).encode(
+    # The label sits up and to the left of the marker, so it stays inside the plot near 100 %.
+    label = nearest.mark_text(align="right", dx=-12, dy=-12, fontSize=14, color=PALETTE[1]).encode(
         x=x, y=y, text=alt.Text("mean_response_ms:Q", format=",.0f")
     )
     return (

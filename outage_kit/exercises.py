@@ -123,13 +123,23 @@ def unaffected_product(answer: object) -> Verdict:
     if not isinstance(answer, str):
         return Verdict(False, "give the service id as a string, as in the services table.")
     services = data.load_services_2015()
-    unaffected = set(services.loc[services["affected"] == "no", "id"])
+    # Only a service unaffected for the whole incident counts: Skype for Web was reported
+    # working in the early phase only.
+    whole_day = services["applies_to"] == "whole incident"
+    unaffected = set(services.loc[whole_day & (services["affected"] == "no"), "id"])
     known = set(services["id"])
     chosen = answer.strip().lower()
     if chosen in unaffected:
         return Verdict(True, "it ran on a separate stack and stayed up all day.")
     if chosen not in known:
         return Verdict(False, "that is not an id in the services table; copy one from there.")
+    row = services[services["id"] == chosen].iloc[0]
+    if row["affected"] == "no":
+        return Verdict(
+            False,
+            f"the record says that only for part of the day ({row['applies_to']}); find the "
+            "product that was unaffected for the whole incident.",
+        )
     return Verdict(False, "that service was affected; look for the row whose 'affected' is 'no'.")
 
 
@@ -143,7 +153,7 @@ SIGNIN_MAX_PROBABILITY = 0.01
 
 
 def signin_servers(answer: object) -> Verdict:
-    """Lesson 01, exercise 1: the fewest servers so that at most 1 % of sign-ins wait over 0.1 s.
+    """Lesson 01, exercise 1.2: the fewest servers so that at most 1 % of sign-ins wait over 0.1 s.
 
     Examples
     --------
@@ -184,7 +194,7 @@ STORM_TIME_IN_SYSTEM_S = 12.0
 
 
 def requests_in_system(answer: object) -> Verdict:
-    """Lesson 01, exercise 2: requests held in the sign-in service during the storm (Little's law).
+    """Lesson 01, exercise 1.1: requests held in the sign-in service during the storm (Little's law).
 
     Examples
     --------

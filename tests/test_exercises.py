@@ -48,6 +48,8 @@ def test_unaffected_product():
     affected = exercises.unaffected_product("presence")
     assert affected.correct is False and "affected" in affected.message
     assert "not an id" in exercises.unaffected_product("lync").message
+    early_only = exercises.unaffected_product("skype_for_web")
+    assert early_only.correct is False and "part of the day" in early_only.message
 
 
 def test_signin_servers_accepts_only_the_minimum():

@@ -96,6 +96,7 @@ def test_outputs_are_committed_and_clean(notebook):
         if cell["cell_type"] != "code":
             continue
         assert cell["execution_count"] is not None, f"{path.name}: cell {i} was never run"
+        assert "execution" not in cell["metadata"], f"{path.name}: cell {i} stores run timings"
         counts.append(cell["execution_count"])
         for output in cell["outputs"]:
             assert output["output_type"] != "error", f"{path.name}: cell {i} has an error"

@@ -3,7 +3,7 @@
 Usage: python tools/execute_lessons.py lessons/*.ipynb
 
 Each notebook runs in a fresh kernel of the current environment, from its own folder.
-Widget state is not stored in the notebook (it is large and changes every run).
+Widget state and cell timings are not stored in the notebook (they change every run).
 Prints the wall-clock time of each lesson.
 """
 
@@ -19,12 +19,15 @@ from nbclient import NotebookClient
 
 def execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
     client = NotebookClient(
         nb,
         timeout=600,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         store_widget_state=False,
+        record_timing=False,
     )
     start = time.perf_counter()
     client.execute()
