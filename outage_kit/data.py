@@ -53,7 +53,9 @@ __all__ = [
     "SERVICES_SCHEMA",
     "INCIDENT_2010_SCHEMA",
     "SCENARIO_SCHEMA",
+    "ID_RE",
     "load_table",
+    "read_rows",
     "load_timeline_2015",
     "load_services_2015",
     "load_incident_2010",
@@ -85,7 +87,8 @@ DERIVED_REL_TOL = 0.005
 
 _TIME_EXAMPLE = "2015-09-21T08:23Z"
 _TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?Z$")
-_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: What an id (or a parameter name) looks like: snake_case, starting with a letter.
+ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _URL_RE = re.compile(r"^https?://[^\s;]+\.[^\s;]+$")
 _TAG_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _SEP_HELP = "separated by ' ; '"
@@ -258,7 +261,7 @@ def _parse_cell(row: _Row, column: Column, text: str) -> Any:
             return math.nan
         return _parse_number(row, name, text)
     if kind == "id":
-        if not _ID_RE.match(text):
+        if not ID_RE.match(text):
             row.fail(name, f"{text!r} is not a snake_case id such as 'sign_in'")
         return text
     if kind == "status":
@@ -290,7 +293,7 @@ def _parse_cell(row: _Row, column: Column, text: str) -> Any:
             return ()
         ids = tuple(_split(text, ";"))
         for item in ids:
-            if not _ID_RE.match(item):
+            if not ID_RE.match(item):
                 row.fail(
                     name,
                     f"{item!r} is not a snake_case id; list ids separated by ';', "
@@ -623,8 +626,12 @@ SCENARIO_SCHEMA = Schema(
 # --------------------------------------------------------------------------- reading
 
 
-def _read_rows(path: Path, schema: Schema) -> list[_Row]:
-    """Read, check and parse every row of ``path`` against ``schema``."""
+def read_rows(path: Path, schema: Schema) -> list[_Row]:
+    """Read, check and parse every row of ``path`` against ``schema``.
+
+    Other loaders with cross-row rules of their own (the service graph) build on it: each row
+    keeps its line number, so their errors can name the line too.
+    """
     filename = path.name
     names = schema.names
     with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -752,7 +759,7 @@ def load_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     'no'
     """
     path = Path(path)
-    return _to_frame(_read_rows(path, schema), schema)
+    return _to_frame(read_rows(path, schema), schema)
 
 
 def _default(path: str | Path | None, schema: Schema) -> Path:
@@ -822,7 +829,7 @@ def load_timeline_2015(
     True
     """
     schema = TIMELINE_SCHEMA
-    rows = _read_rows(_default(path, schema), schema)
+    rows = read_rows(_default(path, schema), schema)
     known = set(load_services_2015(services_path)["id"])
     services_file = _default(services_path, SERVICES_SCHEMA).name
     for row in rows:
