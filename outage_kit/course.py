@@ -43,7 +43,8 @@ LESSONS: tuple[Lesson, ...] = (
         "03_the_service_graph.ipynb",
         "The service graph",
         "Which services depend on which, and why was Skype for Business safe?",
-        "service dependency graph, load propagation",
+        "service dependency graph, load propagation, retries across layers; "
+        "Motter–Lai and Buldyrev cascades",
     ),
     Lesson(
         "04",
