@@ -119,3 +119,9 @@ def test_every_chart_has_a_json_bundle_and_a_static_svg(notebook):
                 svg = data["image/svg+xml"]
                 assert "".join(svg).startswith("<svg"), path.name
     assert charts_seen >= 1, f"{path.name}: no chart"
+
+
+def test_slideshow_theme_needs_no_web_fonts(notebook):
+    # RISE's default theme ("simple") loads fonts from the web; "white" uses reveal.js's own.
+    path, nb = notebook
+    assert nb["metadata"].get("rise", {}).get("theme") == "white", path.name

@@ -1,0 +1,1 @@
+"""Browser tests: Playwright drives Chromium against a JupyterLab started for the session."""
