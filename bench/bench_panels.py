@@ -37,7 +37,7 @@ for cls in panels:
     panel = cls()
     for control in panel.controls:
         if hasattr(control, "options") and control.options:
-            values = list(control.options)
+            values = list(control._options_values)  # the values behind (label, value) options
         else:
             lo, hi = control.min, control.max
             values = [lo + (hi - lo) * k / 10 for k in range(11)]

@@ -112,6 +112,9 @@ def service_graph_state(
 class ServiceGraphPanel(Panel):
     """A client-load slider and a "remove a service" menu over the service graph (lesson 03).
 
+    ``graph`` defaults to the 2015 graph of ``data/``
+    (:func:`outage_kit.services.load_service_graph`).
+
     Examples
     --------
     >>> g = services.load_service_graph()
@@ -121,17 +124,21 @@ class ServiceGraphPanel(Panel):
     >>> panel.removed.value = "user_directory"
     >>> panel.chart.params.node_health.count("overloaded") > 3
     True
+    >>> ServiceGraphPanel().graph.number_of_nodes() == g.number_of_nodes()
+    True
     """
 
     def __init__(
         self,
-        graph: nx.DiGraph,
+        graph: nx.DiGraph | None = None,
         load_scale: float = 1.0,
         removed: str = "",
         max_scale: float = 2.5,
     ) -> None:
         import ipywidgets as w
 
+        if graph is None:
+            graph = services.load_service_graph()
         self.graph = graph
         first = service_graph_state(graph, load_scale, removed)["params"]
         self.chart = charts.interactive(
