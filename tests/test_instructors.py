@@ -16,18 +16,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from outage_kit import exercises
+from outage_kit import exercises, graph_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "lessons" / "INSTRUCTORS.md"
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
+# The modules that hold the exercise checks, by the name the lessons and the guide use.
+CHECK_MODULES = {"exercises": exercises, "graph_exercises": graph_exercises}
 
 SECTION = re.compile(r"^## Lesson (\d\d) · (.+)$", re.MULTILINE)
 NOTEBOOK = re.compile(r"^\*\*Notebook:\*\* `([^`]+)`", re.MULTILINE)
 TIMING = re.compile(r"(\d+) min teaching, (\d+) min exercises")
 GUIDE_TIMING = re.compile(r"^\*\*Timing:\*\* (\d+) min teaching, (\d+) min exercises", re.MULTILINE)
 ANSWER_ROW = re.compile(
-    r"^\|\s*(?P<label>[^|`]+?)\s*\|\s*`(?P<answer>[^`]+)`\s*\|\s*`exercises\.(?P<check>\w+)`\s*\|\s*$",
+    r"^\|\s*(?P<label>[^|`]+?)\s*\|\s*`(?P<answer>[^`]+)`\s*\|"
+    r"\s*`(?P<module>(?:graph_)?exercises)\.(?P<check>\w+)`\s*\|\s*$",
     re.MULTILINE,
 )
 QUOTE_ROW = re.compile(
@@ -35,7 +38,7 @@ QUOTE_ROW = re.compile(
     r"\s*`(?P<code>[^`]+)`\s*\|\s*$",
     re.MULTILINE,
 )
-CHECK_CALL = re.compile(r"\bexercises\.([a-z_][a-z0-9_]*)\(")
+CHECK_CALL = re.compile(r"\b((?:graph_)?exercises)\.([a-z_][a-z0-9_]*)\(")
 
 
 def _sections() -> dict[str, str]:
@@ -75,7 +78,11 @@ def _checks_called(lesson: Path) -> set[str]:
     names = set()
     for cell in nb.cells:
         if cell.cell_type == "code":
-            names |= {n for n in CHECK_CALL.findall(cell.source) if callable(getattr(exercises, n))}
+            names |= {
+                f"{m}.{n}"
+                for m, n in CHECK_CALL.findall(cell.source)
+                if callable(getattr(CHECK_MODULES[m], n))
+            }
     return names
 
 
@@ -102,7 +109,7 @@ def test_timing_agrees_with_the_lesson(lesson):
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
 def test_every_check_of_the_lesson_has_an_answer(lesson):
     rows = list(ANSWER_ROW.finditer(_subsection(SECTIONS[lesson.name[:2]], "Answers")))
-    answered = {row.group("check") for row in rows}
+    answered = {f"{row.group('module')}.{row.group('check')}" for row in rows}
     missing = _checks_called(lesson) - answered
     assert not missing, f"{lesson.name}: no answer in the guide for {sorted(missing)}"
 
@@ -115,7 +122,7 @@ def _answers():
 
 @pytest.mark.parametrize("row", list(_answers()))
 def test_stated_answer_is_correct(row):
-    check = getattr(exercises, row.group("check"))
+    check = getattr(CHECK_MODULES[row.group("module")], row.group("check"))
     answer = ast.literal_eval(row.group("answer"))
     verdict = check(answer)
     assert verdict.correct is True, f"{row.group('label')}: {answer!r} -> {verdict}"
