@@ -8,6 +8,9 @@ import pandas as pd
 import pytest
 import vl_convert as vlc
 
+# The service-graph builders are defined beside their own tests (tests/ is on sys.path).
+from test_graph_ui import BUILDERS as GRAPH_BUILDERS
+
 from outage_kit import charts, data, tables
 
 
@@ -70,6 +73,7 @@ def _lesson02_builders():
 
 
 BUILDERS.update(_lesson02_builders())
+BUILDERS.update({f"graph_{name}": build for name, build in GRAPH_BUILDERS.items()})
 
 
 @pytest.fixture(autouse=True)
