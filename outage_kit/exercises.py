@@ -194,7 +194,7 @@ STORM_TIME_IN_SYSTEM_S = 12.0
 
 
 def requests_in_system(answer: object) -> Verdict:
-    """Lesson 01, exercise 1.1: requests held in the sign-in service during the storm (Little's law).
+    """Lesson 01, exercise 1.1: requests held by the sign-in service in the storm (Little's law).
 
     Examples
     --------
