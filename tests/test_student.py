@@ -6,8 +6,10 @@ lesson runs in a fresh kernel, about 10 s for two lessons on two cores) and chec
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import inspect
+import pkgutil
 import re
 import sys
 from pathlib import Path
@@ -15,15 +17,23 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from outage_kit import exercises
+import outage_kit
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
-CHECK_CALL = re.compile(r"\bexercises\.([a-z_][a-z0-9_]*)\(")
+# Exercise checks live in outage_kit.exercises and in topic modules named like it
+# (graph_exercises, ...); a check call is `<module>.<check>(`.
+EXERCISE_MODULES = {
+    info.name: importlib.import_module(f"outage_kit.{info.name}")
+    for info in pkgutil.iter_modules(outage_kit.__path__)
+    if info.name.endswith("exercises")
+}
+CHECK_CALL = re.compile(r"\b([a-z_]*exercises)\.([a-z_][a-z0-9_]*)\(")
 CHECKS = {
-    name
-    for name, function in inspect.getmembers(exercises, inspect.isfunction)
-    if function.__module__ == exercises.__name__ and not name.startswith("_")
+    (module_name, name)
+    for module_name, module in EXERCISE_MODULES.items()
+    for name, function in inspect.getmembers(module, inspect.isfunction)
+    if function.__module__ == module.__name__ and not name.startswith("_")
 }
 
 
