@@ -10,19 +10,25 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import pkgutil
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from outage_kit import exercises, graph_exercises
+import outage_kit
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "lessons" / "INSTRUCTORS.md"
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
-# The modules that hold the exercise checks, by the name the lessons and the guide use.
-CHECK_MODULES = {"exercises": exercises, "graph_exercises": graph_exercises}
+# The modules that hold the exercise checks, by the name the lessons and the guide use:
+# outage_kit.exercises and the topic modules named like it (graph_exercises, ...).
+CHECK_MODULES = {
+    info.name: importlib.import_module(f"outage_kit.{info.name}")
+    for info in pkgutil.iter_modules(outage_kit.__path__)
+    if info.name.endswith("exercises")
+}
 
 SECTION = re.compile(r"^## Lesson (\d\d) · (.+)$", re.MULTILINE)
 NOTEBOOK = re.compile(r"^\*\*Notebook:\*\* `([^`]+)`", re.MULTILINE)
@@ -30,7 +36,7 @@ TIMING = re.compile(r"(\d+) min teaching, (\d+) min exercises")
 GUIDE_TIMING = re.compile(r"^\*\*Timing:\*\* (\d+) min teaching, (\d+) min exercises", re.MULTILINE)
 ANSWER_ROW = re.compile(
     r"^\|\s*(?P<label>[^|`]+?)\s*\|\s*`(?P<answer>[^`]+)`\s*\|"
-    r"\s*`(?P<module>(?:graph_)?exercises)\.(?P<check>\w+)`\s*\|\s*$",
+    r"\s*`(?P<module>[a-z_]*exercises)\.(?P<check>\w+)`\s*\|\s*$",
     re.MULTILINE,
 )
 QUOTE_ROW = re.compile(
@@ -38,7 +44,7 @@ QUOTE_ROW = re.compile(
     r"\s*`(?P<code>[^`]+)`\s*\|\s*$",
     re.MULTILINE,
 )
-CHECK_CALL = re.compile(r"\b((?:graph_)?exercises)\.([a-z_][a-z0-9_]*)\(")
+CHECK_CALL = re.compile(r"\b([a-z_]*exercises)\.([a-z_][a-z0-9_]*)\(")
 
 
 def _sections() -> dict[str, str]:
