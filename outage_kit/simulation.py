@@ -1141,7 +1141,10 @@ def _binned_overlap(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np
     first = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
     last = np.clip(np.searchsorted(edges, e, side="right") - 1, 0, n_bins - 1)
     same = first == last
-    total = np.bincount(first[same], weights=(e - s)[same], minlength=n_bins)
+    # np.bincount returns integers when it is given no entries, even with weights: start from
+    # a float array so that adding the weighted counts always works.
+    total = np.zeros(n_bins)
+    total += np.bincount(first[same], weights=(e - s)[same], minlength=n_bins)
     f, la, s2, e2 = first[~same], last[~same], s[~same], e[~same]
     total += np.bincount(f, weights=edges[f + 1] - s2, minlength=n_bins)
     total += np.bincount(la, weights=e2 - edges[la], minlength=n_bins)

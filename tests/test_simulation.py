@@ -842,3 +842,13 @@ def test_recursion_scan_and_heap_agree(workers, use_numba):
         starts.append(np.asarray(out))
     np.testing.assert_array_equal(starts[0], starts[1])
     assert np.all(starts[0] >= arrival)
+
+
+def test_binned_overlap_when_no_interval_lies_within_one_bin():
+    # Every interval crosses a bin edge: the per-bin sums are then built from the crossing parts
+    # only (a case that once failed on numpy's integer result for an empty bincount).
+    from outage_kit.simulation import _binned_overlap
+
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    total = _binned_overlap(np.array([0.5, 0.25]), np.array([2.5, 1.0 + 0.5]), edges)
+    np.testing.assert_allclose(total, [0.5 + 0.75, 1.0 + 0.5, 0.5])
