@@ -7,6 +7,7 @@ units). They hold no display logic; :mod:`outage_kit.charts` draws them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -408,3 +409,89 @@ def jitter_experiment(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def cross_check_series(
+    knocked: Sequence[int] = (800, 1500),
+    *,
+    runs: int = 8,
+    clients: int = 3000,
+    workers: int = 10,
+    service_s: float = 0.1,
+    timeout_s: float = 5.0,
+    push_s: float = 10.0,
+    horizon_s: float = 60.0,
+) -> pd.DataFrame:
+    """The population model and seeded request-level runs of one small closed storm.
+
+    ``clients`` clients, ``knocked`` of them knocked off at ``push_s``; no churn and no
+    steady-state traffic; ``workers`` workers of ``service_s`` (exponential), so a capacity of
+    ``workers / service_s`` sign-ins per second; the same jittered exponential backoff
+    (1 s, ×2, cap 8 s, jitter 0.5) in both models; the server keeps expired work. As in
+    ``tests/test_storm.py``, each knocked-off client is one request of
+    :func:`outage_kit.simulation.simulate` that retries until it signs in.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``knocked``, ``time_s``, ``model`` (the population model's connected share), ``mean``,
+        ``low`` and ``high`` (mean and range of the runs' connected share).
+
+    Examples
+    --------
+    >>> f = cross_check_series((800,), runs=2)
+    >>> list(f.columns), len(f)
+    (['knocked', 'time_s', 'model', 'mean', 'low', 'high'], 60)
+    """
+    from outage_kit.policies import ExponentialBackoff, RetryPolicy, ServerPolicy
+    from outage_kit.simulation import Service, simulate
+    from outage_kit.storm import ConfigPush, StormParams, VersionMix, run_storm
+
+    backoff = ExponentialBackoff(base_s=1.0, cap_s=8.0, multiplier=2.0, jitter=0.5)
+    frames = []
+    for k in knocked:
+        params = StormParams(
+            population=clients,
+            signin_capacity_per_s=workers / service_s,
+            timeout_s=timeout_s,
+            version_mix=VersionMix.two_groups(k / clients),
+            triggers=(ConfigPush(push_s),),
+            retry=backoff,
+            steady_rate_per_client_per_s=0.0,
+            session_s=math.inf,
+            server_policy=ServerPolicy(),
+            horizon_s=horizon_s,
+            dt_s=0.1,
+            output_every_s=1.0,
+        )
+        fluid = run_storm(params).timeseries
+        shares = []
+        for seed in range(runs):
+            run = simulate(
+                interarrival_s=[push_s] + [0.0] * (k - 1),
+                service=Service(service_s),
+                workers=workers,
+                timeout_s=timeout_s,
+                retry=RetryPolicy(backoff, max_attempts=1000),
+                server_policy=ServerPolicy(),
+                horizon_s=horizon_s,
+                bin_s=1.0,
+                seed=seed,
+            )
+            counts = run.counts
+            waiting = counts.requests.to_numpy() - counts.requests_succeeded.to_numpy()
+            shares.append((clients - waiting[:-1]) / clients)
+        shares = np.array(shares)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "knocked": k,
+                    "time_s": fluid.time_s.to_numpy(),
+                    "model": fluid.connected_share.to_numpy(),
+                    "mean": shares.mean(axis=0),
+                    "low": shares.min(axis=0),
+                    "high": shares.max(axis=0),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
