@@ -239,6 +239,27 @@ class VersionMix:
             incompatible={"affected versions"},
         )
 
+    @classmethod
+    def from_data(cls, path=None) -> VersionMix:
+        """The teaching version mix of ``data/client_versions_2015.csv`` (every row assumed).
+
+        Version ids, their shares of online clients and which of them the push knocks off,
+        as loaded and validated by :func:`outage_kit.rollout.load_client_versions_2015`.
+
+        Examples
+        --------
+        >>> mix = VersionMix.from_data()
+        >>> round(mix.affected_share(), 6)
+        0.4
+        """
+        from outage_kit.rollout import load_client_versions_2015
+
+        table = load_client_versions_2015(path)
+        return cls(
+            dict(zip(table["id"], table["share_of_online"], strict=True)),
+            incompatible=set(table.loc[table["incompatible"], "id"]),
+        )
+
     def affected_share(self, reach: float | Mapping[str, float] = 1.0) -> float:
         """Share of clients a push reaching ``reach`` of each version knocks off.
 

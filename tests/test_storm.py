@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from outage_kit import _storm_kernel, queueing
+from outage_kit import _storm_kernel, data, queueing, storm
 from outage_kit.policies import (
     AdmissionControl,
     DecorrelatedJitter,
@@ -522,3 +522,16 @@ def test_partition_short_and_small_recovers_long_and_large_sticks():
 def test_is_stuck_checks_its_window():
     with pytest.raises(ValueError, match="after_s"):
         is_stuck(run_storm(card_scaled(horizon_s=600.0)), after_s=1e6)
+
+
+def test_the_data_version_mix_gives_the_card_storm():
+    """The per-version mix of data/ knocks off the card's share: the same day as two groups."""
+    mix = storm.VersionMix.from_data()
+    assert len(mix.shares) > 2
+    assert mix.affected_share() == pytest.approx(data.parameter("affected_client_share"), abs=1e-12)
+    grouped = storm.StormParams.from_card("immediate")
+    per_version = grouped.with_(version_mix=mix)
+    a = storm.run_storm(grouped).timeseries
+    b = storm.run_storm(per_version).timeseries
+    np.testing.assert_allclose(a["connected_share"], b["connected_share"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a["goodput_per_s"], b["goodput_per_s"], rtol=1e-9, atol=1e-6)
