@@ -1,0 +1,544 @@
+"""Named scenarios built from ``data/``: the population model driving the service graph in time.
+
+A scenario is data plus a little code, not a copy of a model: a :class:`Scenario` holds the
+population model's parameters (:class:`~outage_kit.storm.StormParams`), the service graph, the
+wall-clock time of the run's time 0, the recovery actions and the names (and statuses) of the
+card rows it used. :meth:`Scenario.run` returns a :class:`Replay`: one table over the day and
+the verdicts the lessons compare with the public record (onset, restoration, duration, which
+services were overloaded, the phase at a given time).
+
+The coupling (one-way for now)
+------------------------------
+:func:`~outage_kit.storm.run_storm` runs the whole day at its own step (1 s). At every output
+interval (5 minutes by default) its rates become the client-facing rates of the scenario's
+stack in the service graph:
+
+* the sign-in entry point receives its baseline rate times the sign-ins the sign-in service
+  takes in (``admitted_per_s``, queued zombie work included; attempts rejected at the door cost
+  nothing) over the normal sign-in rate (churn, ``population / session_s``);
+* every other entry point of the stack receives its baseline rate times the connected share
+  (only signed-in clients send presence, messages, calls);
+* entry points of other stacks (Skype for Business) keep their baseline.
+
+The graph is then evaluated at that load, from a healthy start
+(:meth:`~outage_kit.services.GraphModel.steady_state`, the least overloaded consistent state),
+once per output interval: the population model carries the memory (the metastable storm), the
+graph says which services that load overloads. Nothing flows back: the graph's health does not
+limit the population model's sign-in capacity (which is its own ``signin_capacity_per_s``).
+Feeding the slowest hard dependency back into that capacity is left for later.
+
+Examples
+--------
+>>> replay = skype_2015().run()
+>>> replay.onset_utc(), replay.restoration_utc()
+(Timestamp('2015-09-21 08:20:00+0000', tz='UTC'), Timestamp('2015-09-21 23:50:00+0000', tz='UTC'))
+>>> round(replay.outage_duration_h(), 2)
+15.5
+>>> "skype_for_business" in replay.services_overloaded()
+False
+>>> replay.phase_at("2015-09-21T10:00Z"), replay.phase_at("2015-09-21T18:00Z")
+('cascade', 'stuck')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from outage_kit import data, services
+from outage_kit.policies import AdmissionControl, NoRetry, ServerPolicy
+from outage_kit.storm import (
+    AddCapacity,
+    ServerPolicyAt,
+    StagedReadmission,
+    StormParams,
+    StormResult,
+    run_storm,
+)
+
+__all__ = ["PHASES", "Replay", "Scenario", "skype_2015"]
+
+#: Phase labels of :attr:`Replay.timeseries`, in the order they normally occur.
+PHASES = (
+    "normal",
+    "push",
+    "disconnection",
+    "storm",
+    "cascade",
+    "stuck",
+    "rebalancing",
+    "restoration",
+)
+
+#: Health levels that count as "down" for a service when judging restoration.
+_DOWN = ("overloaded", "failing", "removed")
+
+#: Card rows :func:`skype_2015` reads.
+_SKYPE_2015_ROWS = (
+    "outage_start_utc",
+    "restoration_utc",
+    "concurrent_users_at_onset",
+    "affected_client_share",
+    "client_timeout_s",
+    "signin_cost_ratio",
+    "capacity_headroom",
+    "reconnect_policy",
+    "recovery_action",
+    "recovery_model",
+    "config_push_utc",
+    "rebalancing_utc",
+    "rebalancing_admission_share",
+)
+
+
+def _utc(name: str, value) -> pd.Timestamp:
+    """A tz-aware UTC timestamp from ``value`` (naive times are taken as UTC)."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a time (e.g. '2015-09-21T23:10Z'), got {value!r}"
+        ) from None
+    if stamp is pd.NaT or pd.isna(stamp):
+        raise ValueError(f"{name} must be a time, got {value!r}")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+_ACTIONS = (ServerPolicyAt, AddCapacity, StagedReadmission)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """An incident replay: population model, service graph, clock and recovery actions.
+
+    Parameters
+    ----------
+    name : str
+        Short id, such as ``"skype_2015"``.
+    params : StormParams
+        The population model (its ``actions`` are kept; :attr:`actions` are added to them).
+    graph : networkx.DiGraph
+        The service graph the population drives.
+    start_utc : pandas.Timestamp
+        Wall-clock time of the run's time 0 (tz-aware; naive is taken as UTC).
+    actions : tuple
+        Recovery actions (:class:`~outage_kit.storm.ServerPolicyAt`,
+        :class:`~outage_kit.storm.AddCapacity`, :class:`~outage_kit.storm.StagedReadmission`).
+    description : str
+        One paragraph for the lessons.
+    parameters : Mapping[str, str]
+        Card rows used, name -> status (``verified``, ``derived`` or ``assumed``).
+    stack : str
+        The graph stack whose clients the population model stands for.
+    signin_service : str
+        The entry point that receives the population model's sign-ins.
+    output_every_s : float
+        Resolution of the replay (and of the graph's evaluation), a multiple of
+        ``params.dt_s``.
+
+    Examples
+    --------
+    >>> s = skype_2015()
+    >>> s.name, s.stack, s.signin_service, s.output_every_s
+    ('skype_2015', 'consumer', 'sign_in', 300.0)
+    >>> s.parameters["rebalancing_utc"]
+    'assumed'
+    >>> Scenario("", s.params, s.graph, s.start_utc)
+    Traceback (most recent call last):
+    ...
+    ValueError: name must be a non-empty string, got ''
+    """
+
+    name: str
+    params: StormParams
+    graph: nx.DiGraph
+    start_utc: pd.Timestamp
+    actions: tuple = ()
+    description: str = ""
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    stack: str = "consumer"
+    signin_service: str = "sign_in"
+    output_every_s: float = 300.0
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.params, StormParams):
+            raise ValueError(f"params must be a StormParams, got {type(self.params).__name__}")
+        if not isinstance(self.graph, nx.DiGraph):
+            raise ValueError(f"graph must be a networkx.DiGraph, got {type(self.graph).__name__}")
+        set_(self, "start_utc", _utc("start_utc", self.start_utc))
+        actions = tuple(self.actions)
+        for a in actions:
+            if not isinstance(a, _ACTIONS):
+                raise ValueError(
+                    f"actions must be ServerPolicyAt, AddCapacity or StagedReadmission, got {a!r}"
+                )
+        set_(self, "actions", actions)
+        set_(self, "parameters", dict(self.parameters))
+        stacks = {attrs.get("stack") for _, attrs in self.graph.nodes(data=True)}
+        if self.stack not in stacks:
+            raise ValueError(f"stack must be one of {sorted(stacks)}, got {self.stack!r}")
+        node = self.graph.nodes.get(self.signin_service)
+        if node is None or not node.get("entry", False) or node.get("stack") != self.stack:
+            raise ValueError(
+                f"signin_service must be an entry point of stack {self.stack!r}, "
+                f"got {self.signin_service!r}"
+            )
+        every = float(self.output_every_s)
+        if not math.isfinite(every) or every < self.params.dt_s or every > self.params.horizon_s:
+            raise ValueError(
+                f"output_every_s must lie between dt_s ({self.params.dt_s:g}) and horizon_s "
+                f"({self.params.horizon_s:g}), got {self.output_every_s!r}"
+            )
+        set_(self, "output_every_s", every)
+
+    def with_(self, **changes) -> Scenario:
+        """A copy with some fields changed (``dataclasses.replace``).
+
+        Examples
+        --------
+        >>> skype_2015().with_(actions=()).actions
+        ()
+        """
+        return replace(self, **changes)
+
+    def seconds(self, t) -> float:
+        """Seconds from the run's time 0 to the wall-clock time ``t``.
+
+        Examples
+        --------
+        >>> skype_2015().seconds("2015-09-21T08:23Z")
+        30180.0
+        """
+        return float((_utc("t", t) - self.start_utc).total_seconds())
+
+    def run(self) -> Replay:
+        """Run the population model, then the service graph at every output interval.
+
+        Returns
+        -------
+        Replay
+        """
+        params = self.params.with_(
+            actions=tuple(self.params.actions) + self.actions, output_every_s=self.output_every_s
+        )
+        storm = run_storm(params, check_conservation=True)
+        ts = storm.timeseries
+        model = services.GraphModel(
+            self.graph, client_policy=NoRetry(), client_timeout_s=params.timeout_s
+        )
+        base = services.baseline_client_rates(self.graph)
+        ours = [n for n in base if self.graph.nodes[n].get("stack") == self.stack]
+        normal_signins = params.population * params.churn_per_s
+        if normal_signins <= 0:
+            normal_signins = params.normal_signin_load_per_s
+        signin_scale = ts["admitted_per_s"].to_numpy() / normal_signins
+        connected = ts["connected_share"].to_numpy()
+        cache: dict[tuple, tuple[np.ndarray, list[str]]] = {}
+        ids = list(self.graph.nodes)
+        util = np.empty((len(ts), len(ids)))
+        health = np.empty((len(ts), len(ids)), dtype=object)
+        for i in range(len(ts)):
+            rates = dict(base)
+            for n in ours:
+                scale = signin_scale[i] if n == self.signin_service else connected[i]
+                rates[n] = base[n] * float(scale)
+            # Scales rounded to 1 % of the baseline: the graph is evaluated once per distinct
+            # load, which keeps the day to a few dozen evaluations.
+            key = tuple(round(rates[n] / base[n], 2) if base[n] > 0 else 0.0 for n in ours)
+            if key not in cache:
+                rounded = {n: base[n] * k for n, k in zip(ours, key, strict=True)}
+                state = model.steady_state({**rates, **rounded})
+                table = state.nodes.set_index("id").loc[ids]
+                cache[key] = (table["utilisation"].to_numpy(float), list(table["health"]))
+            util[i], health[i] = cache[key]
+        start = self.start_utc
+        frame = pd.DataFrame(
+            {
+                "time_utc": start + pd.to_timedelta(ts["time_s"].to_numpy(), unit="s"),
+                "time_s": ts["time_s"].to_numpy(),
+                "connected_share": connected,
+                "signin_load_ratio": ts["load_ratio"].to_numpy(),
+                "signin_utilisation": ts["utilisation"].to_numpy(),
+                "goodput_per_s": ts["goodput_per_s"].to_numpy(),
+                "served_signins_per_s": ts["served_signins_per_s"].to_numpy(),
+                "signin_rate_ratio": signin_scale,
+                "connected": ts["connected"].to_numpy(),
+                "signing_in": ts["signing_in"].to_numpy(),
+                "backing_off": ts["backing_off"].to_numpy(),
+                "gave_up": ts["gave_up"].to_numpy(),
+                "partitioned": ts["partitioned"].to_numpy(),
+            }
+        )
+        for j, n in enumerate(ids):
+            frame[f"{n}_utilisation"] = util[:, j]
+            frame[f"{n}_health"] = health[:, j]
+        return Replay(self, frame, storm)
+
+
+class Replay:
+    """What :meth:`Scenario.run` returns: the day as a table, and verdicts on it.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    timeseries : pandas.DataFrame
+        One row per output interval. ``time_utc`` (tz-aware) and ``time_s`` (from the run's
+        start); states (``connected_share`` and the counts ``connected``, ``signing_in``,
+        ``backing_off``, ``gave_up``, ``partitioned``, summing to the population) are snapshots
+        at that time; rates are averages over the interval that starts there:
+        ``signin_load_ratio`` (offered sign-in work over capacity), ``signin_utilisation``,
+        ``goodput_per_s``, ``served_signins_per_s``, ``signin_rate_ratio`` (the graph's sign-in
+        rate over its baseline). Per graph service ``<id>_utilisation`` and ``<id>_health``
+        (:data:`outage_kit.services.HEALTH_LEVELS`), and ``phase`` (one of :data:`PHASES`):
+        ``normal`` before the push; ``push`` the interval holding it; then ``cascade`` while an
+        entry point of the stack other than sign-in is overloaded, ``storm`` / ``stuck`` while
+        sign-in is down and its goodput is at least / under 10 % of the sign-ins it serves,
+        ``disconnection`` if nothing is down yet; ``rebalancing`` from the first recovery
+        action; ``restoration`` from :meth:`restoration_utc` on. At 5-minute resolution the
+        2015 replay goes straight from ``push`` to ``cascade``.
+    storm : StormResult
+        The population model's run (at the replay's resolution).
+    """
+
+    def __init__(self, scenario: Scenario, frame: pd.DataFrame, storm: StormResult):
+        self.scenario = scenario
+        self.storm = storm
+        self._ids = list(scenario.graph.nodes)
+        self._ours = [
+            n for n in self._ids if scenario.graph.nodes[n].get("stack") == scenario.stack
+        ]
+        self.timeseries = frame
+        self._restoration_s = self._find_restoration()
+        frame["phase"] = self._phases()
+
+    def __repr__(self):
+        onset, restored = self.onset_utc(), self.restoration_utc()
+        return (
+            f"Replay({self.scenario.name!r}, rows={len(self.timeseries)}, onset={onset}, "
+            f"restoration={restored})"
+        )
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _push_s(self) -> float | None:
+        times = [t.time_s for t in self.scenario.params.triggers]
+        return min(times) if times else None
+
+    def _down(self) -> np.ndarray:
+        """Rows in which a service of the scenario's stack is down (overloaded or failing)."""
+        ts = self.timeseries
+        cols = [f"{n}_health" for n in self._ours]
+        return ts[cols].isin(_DOWN).any(axis=1).to_numpy()
+
+    def _find_restoration(self) -> float | None:
+        push = self._push_s()
+        if push is None:
+            return None
+        ts = self.timeseries
+        t = ts["time_s"].to_numpy()
+        before = ts["connected_share"].to_numpy()[t <= push + 1e-9]
+        baseline = float(before[-1]) if before.size else 1.0
+        ok = (ts["connected_share"].to_numpy() >= 0.99 * baseline) & ~self._down()
+        ok &= t > push + 1e-9
+        after = t > push + 1e-9
+        if not ok[-1] or not after.any():
+            return None
+        bad = np.flatnonzero(after & ~ok)
+        if bad.size == 0:
+            return float(t[after][0])
+        return float(t[bad[-1] + 1])
+
+    def _phases(self) -> list[str]:
+        ts = self.timeseries
+        every = self.scenario.output_every_s
+        push = self._push_s()
+        acts = [a.time_s for a in self.scenario.actions]
+        act = min(acts) if acts else None
+        restored = self._restoration_s
+        sign_in = ts[f"{self.scenario.signin_service}_health"].to_numpy()
+        graph = self.scenario.graph
+        others = [
+            n
+            for n in self._ours
+            if n != self.scenario.signin_service and graph.nodes[n].get("entry", False)
+        ]
+        other_over = (ts[[f"{n}_health" for n in others]] == "overloaded").any(axis=1).to_numpy()
+        useful = ts["goodput_per_s"].to_numpy() >= 0.1 * ts["served_signins_per_s"].to_numpy()
+        out = []
+        for i, t in enumerate(ts["time_s"].to_numpy()):
+            if push is None or t + every <= push + 1e-9:
+                phase = "normal"
+            elif restored is not None and t >= restored - 1e-9:
+                phase = "restoration"
+            elif act is not None and t + every > act + 1e-9:
+                phase = "rebalancing"
+            elif t <= push + 1e-9:
+                phase = "push"
+            elif other_over[i]:
+                phase = "cascade"
+            elif sign_in[i] in _DOWN:
+                phase = "storm" if useful[i] else "stuck"
+            else:
+                phase = "disconnection"
+            out.append(phase)
+        return out
+
+    # ---- verdicts ----------------------------------------------------------------------------
+
+    def onset_utc(self) -> pd.Timestamp | None:
+        """Start of the interval in which the sign-in service first became overloaded.
+
+        None if it never did.
+        """
+        ts = self.timeseries
+        over = ts[f"{self.scenario.signin_service}_health"] == "overloaded"
+        return ts.loc[over, "time_utc"].iloc[0] if over.any() else None
+
+    def restoration_utc(self) -> pd.Timestamp | None:
+        """When the stack was back for good: connected share >= 99 % of its value before the
+        first trigger and no service of the stack overloaded or failing, to the end of the run.
+
+        None if that never happens (still down at the end).
+        """
+        if self._restoration_s is None:
+            return None
+        return self.scenario.start_utc + pd.Timedelta(seconds=self._restoration_s)
+
+    def outage_duration_h(self) -> float:
+        """Hours from :meth:`onset_utc` to :meth:`restoration_utc` (``inf`` if never restored,
+        0 if there was no onset)."""
+        onset = self.onset_utc()
+        if onset is None:
+            return 0.0
+        restored = self.restoration_utc()
+        if restored is None:
+            return math.inf
+        return (restored - onset).total_seconds() / 3600.0
+
+    def services_overloaded(self) -> list[str]:
+        """Services that were overloaded (utilisation >= 1) at some time, in graph order."""
+        ts = self.timeseries
+        return [n for n in self._ids if (ts[f"{n}_health"] == "overloaded").any()]
+
+    def phase_at(self, t) -> str:
+        """Phase of the output interval holding the wall-clock time ``t``.
+
+        Raises
+        ------
+        ValueError
+            If ``t`` is not a time inside the run.
+        """
+        s = self.scenario.seconds(t)
+        ts = self.timeseries
+        end = float(ts["time_s"].iloc[-1]) + self.scenario.output_every_s
+        if not 0 <= s < end:
+            raise ValueError(
+                f"t must lie inside the run ({self.scenario.start_utc} to "
+                f"{self.scenario.start_utc + pd.Timedelta(seconds=end)}), got {t!r}"
+            )
+        i = int(np.searchsorted(ts["time_s"].to_numpy(), s + 1e-9, side="right")) - 1
+        return str(ts["phase"].iloc[i])
+
+
+def skype_2015(
+    *,
+    rebalancing_utc=None,
+    recovery: bool = True,
+    backoff: str = "immediate",
+    output_every_s: float = 300.0,
+    path=None,
+) -> Scenario:
+    """The 21 September 2015 outage of consumer Skype, from the parameter card.
+
+    Time 0 is midnight UTC on 21 September 2015 and the run lasts the day. The population
+    model is :meth:`StormParams.from_card` (40 M clients, 0.4 knocked off, immediate retries,
+    all assumed) with the push at the card's ``config_push_utc`` (assumed, 08:20). The
+    recovery action, the record's "re-balanced the traffic load" (``recovery_action``,
+    verified), is admission control (``recovery_model``, assumed) from ``rebalancing_utc``
+    (assumed, 23:10) at ``rebalancing_admission_share`` (assumed, 0.5) of the sign-in
+    capacity. The service graph is ``data/service_graph_*.csv``; the population stands for
+    its consumer stack.
+
+    Parameters
+    ----------
+    rebalancing_utc : time, optional
+        When the rebalancing starts (default: the card's ``rebalancing_utc``).
+    recovery : bool
+        False: no recovery action (the service stays stuck).
+    backoff : {"immediate", "grpc"}
+        The clients' reconnect policy (see :meth:`StormParams.from_card`).
+    output_every_s : float
+        Resolution of the replay in seconds (a multiple of 1 s).
+    path : str or Path, optional
+        Card to read instead of ``data/scenario_2015.csv``.
+
+    Examples
+    --------
+    >>> s = skype_2015()
+    >>> s.start_utc, s.actions[0].time_s / 3600
+    (Timestamp('2015-09-21 00:00:00+0000', tz='UTC'), 23.166666666666668)
+    >>> skype_2015(recovery=False).actions
+    ()
+    >>> skype_2015(rebalancing_utc="yesterday-ish")
+    Traceback (most recent call last):
+    ...
+    ValueError: rebalancing_utc must be a time (e.g. '2015-09-21T23:10Z'), got 'yesterday-ish'
+    """
+    if not isinstance(recovery, bool):
+        raise ValueError(f"recovery must be True or False, got {recovery!r}")
+    onset = data.parameter("outage_start_utc", path)
+    start = onset.normalize()
+    push = _utc("config_push_utc", data.parameter("config_push_utc", path))
+    when = data.parameter("rebalancing_utc", path) if rebalancing_utc is None else rebalancing_utc
+    when = _utc("rebalancing_utc", when)
+    horizon = 86_400.0
+    push_s = (push - start).total_seconds()
+    when_s = (when - start).total_seconds()
+    if not push_s < when_s < horizon:
+        raise ValueError(
+            f"rebalancing_utc must lie after the push ({push}) and before the end of the day, "
+            f"got {when}"
+        )
+    every = float(output_every_s) if isinstance(output_every_s, (int, float)) else math.nan
+    if not math.isfinite(every) or every < 1 or every != round(every):
+        raise ValueError(
+            f"output_every_s must be a whole number of seconds >= 1, got {output_every_s!r}"
+        )
+    params = StormParams.from_card(
+        backoff, horizon_s=horizon, dt_s=1.0, output_every_s=every, push_at_s=push_s, path=path
+    )
+    share = float(data.parameter("rebalancing_admission_share", path))
+    rate = share * params.signin_capacity_per_s
+    actions = (
+        (ServerPolicyAt(when_s, ServerPolicy(AdmissionControl(rate_per_s=rate))),)
+        if recovery
+        else ()
+    )
+    used = {name: data.parameter_record(name, path)["status"] for name in _SKYPE_2015_ROWS}
+    description = (
+        "21 September 2015: a larger-than-usual configuration change knocks some client "
+        "versions off consumer Skype; their reconnection attempts overload sign-in and, "
+        "through it, presence, messaging and the contact list; Skype for Business, a "
+        "separate stack, stays up. Engineers re-balance the traffic load (modelled as "
+        "admission control) and service is fully restored before midnight UTC."
+    )
+    return Scenario(
+        name="skype_2015",
+        params=params,
+        graph=services.load_service_graph(),
+        start_utc=start,
+        actions=actions,
+        description=description,
+        parameters=used,
+        stack="consumer",
+        signin_service="sign_in",
+        output_every_s=every,
+    )
