@@ -1,0 +1,122 @@
+"""Lesson 06's replay charts, variant table and exercise checks."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import vl_convert
+
+from outage_kit import charts, replay_charts, replay_exercises, scenarios
+
+
+@functools.lru_cache(maxsize=1)
+def _replay():
+    return scenarios.skype_2015().run()
+
+
+BUILDERS = {
+    "graph": lambda: replay_charts.replay_graph_chart(_replay()),
+    "day": lambda: replay_charts.replay_day_chart(_replay()),
+    "day_no_param": lambda: replay_charts.replay_day_chart(_replay(), param_name=None),
+    "explorer": lambda: replay_charts.replay_explorer_chart(_replay()),
+}
+
+
+@pytest.fixture(autouse=True)
+def _house_style():
+    charts.enable_offline()
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_chart_compiles_with_vegalite_5(name):
+    spec = BUILDERS[name]().to_dict()
+    vega = vl_convert.vegalite_to_vega(
+        charts.to_vegalite_v5(spec), vl_version=charts.VEGALITE_V5_CHECK_VERSION
+    )
+    assert vega["marks"] or vega.get("data")
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_chart_spec_is_stable_and_small(name):
+    first, second = BUILDERS[name]().to_dict(), BUILDERS[name]().to_dict()
+    assert first == second
+    for dataset in first.get("datasets", {}).values():
+        assert len(dataset) < 5000
+
+
+def test_explorer_has_one_slider_shared_by_graph_and_day():
+    spec = replay_charts.replay_explorer_chart(_replay(), value=13.5).to_dict()
+    (param,) = spec["params"]
+    assert param["name"] == "hour" and param["bind"]["input"] == "range"
+    assert param["value"] == 13.5 and param["bind"]["step"] == 0.5
+    assert "hour" in str(spec["vconcat"][1])
+
+
+def test_frames_follow_the_replay_health():
+    r = _replay()
+    nodes, edges = replay_charts.replay_frames(r)
+    assert sorted(set(nodes["frame"])) == [h / 2 for h in range(48)]
+    at10 = nodes[nodes.frame == 10.0].set_index("id")["health"]
+    assert at10["sign_in"] == "overloaded" and at10["skype_for_business"] == "healthy"
+    assert nodes[nodes.frame == 0.0]["health"].eq("healthy").all()
+    with pytest.raises(ValueError, match="every_s"):
+        replay_charts.replay_frames(r, every_s=100.0)
+
+
+def test_captions_name_only_phases_the_replay_produces():
+    r = _replay()
+    spans = replay_charts.phase_spans(r)
+    assert set(spans["phase"]) <= set(r.timeseries["phase"])
+    assert spans["start_h"].iloc[0] == 0 and spans["end_h"].iloc[-1] == 24
+    caps = replay_charts.frame_captions(r, replay_charts.replay_frames(r)[0])
+    assert caps[18.0].startswith("18:00 UTC · stuck")
+
+
+def test_verdicts_and_variants():
+    r = _replay()
+    table = replay_charts.verdicts_table(r)
+    assert table["public record"].iloc[2] == "15.5 h"
+    assert (
+        replay_charts.variant_scenario(replay_charts.VARIANTS[0]).actions
+        == scenarios.skype_2015().actions
+    )
+    with pytest.raises(ValueError, match="name"):
+        replay_charts.variant_scenario("wishful thinking")
+    row = replay_charts.variants_table(
+        {"no rebalancing": scenarios.skype_2015(recovery=False).run()}
+    )
+    assert row["restoration"].iloc[0].startswith("never")
+    assert bool(row["stuck at some time"].iloc[0]) is True
+
+
+def _assert_hint_hides(verdict, answer_text):
+    assert answer_text not in verdict.message
+
+
+def test_hours_stuck_check():
+    expected = replay_exercises.stuck_hours()
+    assert replay_exercises.hours_stuck(None).correct is None
+    assert replay_exercises.hours_stuck(expected).correct is True
+    for wrong in (expected * 60, 15.5, 3.0, "ten"):
+        verdict = replay_exercises.hours_stuck(wrong)
+        assert verdict.correct is False
+        _assert_hint_hides(verdict, f"{expected:g}")
+
+
+def test_back_before_noon_check():
+    expected = replay_exercises.variants_back_before_noon()
+    assert expected and expected < set(replay_charts.VARIANTS)
+    assert replay_exercises.back_before_noon(None).correct is None
+    assert replay_exercises.back_before_noon(expected).correct is True
+    for wrong in (
+        expected | {"gRPC backoff"},
+        expected | {"rebalancing at 12:00 UTC"},
+        set(list(expected)[:1]),
+        {"prayer"},
+        "1 % of clients affected",
+    ):
+        verdict = replay_exercises.back_before_noon(wrong)
+        assert verdict.correct is False
+        for name in expected:
+            _assert_hint_hides(verdict, name)
