@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 import vl_convert as vlc
 
-# The service-graph builders are defined beside their own tests (tests/ is on sys.path).
+# Topic chart builders are defined beside their own tests (tests/ is on sys.path).
 from test_graph_ui import BUILDERS as GRAPH_BUILDERS
+from test_replay_ui import BUILDERS as REPLAY_BUILDERS
+from test_rollout import BUILDERS as ROLLOUT_BUILDERS
+from test_storm_ui import BUILDERS as STORM_BUILDERS
 
 from outage_kit import charts, data, tables
 
@@ -73,7 +76,13 @@ def _lesson02_builders():
 
 
 BUILDERS.update(_lesson02_builders())
-BUILDERS.update({f"graph_{name}": build for name, build in GRAPH_BUILDERS.items()})
+for _prefix, _builders_of_topic in [
+    ("graph", GRAPH_BUILDERS),
+    ("rollout", ROLLOUT_BUILDERS),
+    ("storm", STORM_BUILDERS),
+    ("replay", REPLAY_BUILDERS),
+]:
+    BUILDERS.update({f"{_prefix}_{name}": build for name, build in _builders_of_topic.items()})
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +100,12 @@ def test_chart_compiles_with_the_vegalite_5_that_jupyterlab_ships(name):
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_chart_spec_is_identical_when_built_twice(name):
     assert BUILDERS[name]().to_dict() == BUILDERS[name]().to_dict()
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_chart_datasets_stay_under_altairs_row_limit(name):
+    for dataset in BUILDERS[name]().to_dict().get("datasets", {}).values():
+        assert len(dataset) < 5000, name
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
