@@ -334,7 +334,7 @@ def trigger_map(
         fixed={"params": params, "kind": kind},
         executor=executor,
         progress=progress,
-        description=f"{kind} map",
+        description="push map" if kind == "push" else "capacity-loss map",
     )
 
 
