@@ -8,7 +8,7 @@ The replay is :meth:`outage_kit.scenarios.Scenario.run`. This module turns it in
   capacity) with the phases shaded and the chosen moment marked by a Vega-Lite param;
 * :func:`replay_explorer_chart`: both stacked, driven by one param bound to a browser slider
   (no kernel needed: it works in RISE and in the exported deck). Vega-Lite has no timer, so
-  there is no play button: the slider is the control;
+  the play button lives in :mod:`outage_kit.replay_widgets` (it needs a kernel);
 * :func:`verdicts_table` and :func:`variants_table`: onset, restoration and duration of the
   replay, of the public record and of one-change variants of the scenario.
 
@@ -335,7 +335,8 @@ def replay_explorer_chart(
     """The graph at the chosen hour above the day's population; one slider drives both.
 
     The slider is a Vega-Lite param bound to a range input: it runs in the browser, also in
-    slides and exported decks. There is no play button (Vega-Lite has no timer).
+    slides and exported decks. Vega-Lite has no timer: the play button is
+    :class:`outage_kit.replay_widgets.ReplayPanel`, which needs a kernel.
 
     Examples
     --------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import pandas as pd
 import pytest
 
 from outage_kit import charts, replay_charts, replay_exercises, scenarios
@@ -106,3 +107,42 @@ def test_back_before_noon_check():
         assert verdict.correct is False
         for name in expected:
             _assert_hint_hides(verdict, name)
+
+
+# --------------------------------------------------------------------------- play button panel
+
+
+def test_replay_state_follows_the_replay_phases():
+    from outage_kit import replay_widgets
+
+    replay = _replay()
+    for hour in (0.0, 8.5, 13.5, 20.0, 23.5):
+        state = replay_widgets.replay_state(replay, hour)
+        assert state["phase"] == replay.phase_at(
+            replay.scenario.start_utc + pd.Timedelta(hours=hour)
+        )
+        assert state["params"] == {"hour": hour}
+    assert "13:30 UTC" in replay_widgets.replay_state(replay, 13.5)["readout"]
+    # Before the push nothing is down; in the stuck phase sign-in and its dependants are.
+    assert "0 of 17" in replay_widgets.replay_state(replay, 8.0)["readout"]
+    assert "0 of 17" not in replay_widgets.replay_state(replay, 13.5)["readout"]
+
+
+@pytest.mark.parametrize("hour", [-0.5, 24.0, float("nan"), "noon", True])
+def test_replay_state_rejects_times_outside_the_day(hour):
+    from outage_kit import replay_widgets
+
+    with pytest.raises(ValueError, match="hour must"):
+        replay_widgets.replay_state(_replay(), hour)
+
+
+def test_play_button_drives_the_slider_and_the_chart():
+    from outage_kit import replay_widgets
+
+    panel = replay_widgets.ReplayPanel(_replay(), hour=8.0)
+    assert panel.chart.params.hour == 8.0
+    assert panel.play.max == panel.time.max == 47
+    panel.play.value = 47  # what the browser does on each tick (jslink); here via the kernel
+    assert panel.time.value == 47
+    assert panel.chart.params.hour == 23.5
+    assert "rebalancing" in panel.readout.value

@@ -292,7 +292,47 @@ def _check_widget_panels(page: Any, lesson: Lesson, responsiveness: list[dict]) 
                     f"widget panel {p + 1}: moving slider {label!r} ({key} x{KEY_PRESSES}, "
                     f"readout now {readout}) did not change its chart"
                 )
+        problems += _check_play_button(page, panel, p, lesson, responsiveness)
     return problems
+
+
+def _check_play_button(
+    page: Any, panel: Any, p: int, lesson: Lesson, responsiveness: list[dict]
+) -> list[str]:
+    """A panel's play button (ipywidgets ``Play``) steps its slider and so moves its chart.
+
+    The ``Play`` view's buttons are play/pause, stop (back to the start) and repeat.
+    """
+    buttons = panel.locator(".widget-play button")
+    if buttons.count() == 0:
+        return []
+    slider = panel.locator(".widget-slider .noUi-handle").first
+    before = slider.get_attribute("aria-valuenow")
+    play = buttons.first
+    play.scroll_into_view_if_needed()
+    play.focus()
+    # Pressed from the keyboard, so that the probe's clock starts with the key press.
+    ms, _ = measure_chart_change(
+        page, panel, lambda: page.keyboard.press("Enter"), start_on_keydown=True
+    )
+    play.click()  # the same button pauses
+    after = slider.get_attribute("aria-valuenow")
+    responsiveness.append(
+        {
+            "lesson": lesson.stem,
+            "view": "JupyterLab",
+            "control": f"panel {p + 1}: play",
+            "kind": "ipywidgets play button",
+            "ms": ms,
+            "moved": f"play -> slider {before} to {after}",
+        }
+    )
+    if ms is None or after == before:
+        return [
+            f"widget panel {p + 1}: pressing play did not move its slider ({before} -> {after}) "
+            "or its chart"
+        ]
+    return []
 
 
 def _check_vega_sliders(page: Any, lesson: Lesson, responsiveness: list[dict]) -> list[str]:
