@@ -121,6 +121,7 @@ __all__ = [
     "steady_state",
     "step",
     "validate_service_graph",
+    "with_bulkheads",
     "with_dependency",
 ]
 
@@ -523,6 +524,110 @@ def with_dependency(
         reason="a what-if dependency added in code",
         numbers_reason="chosen by the caller of with_dependency",
     )
+    validate_service_graph(out)
+    return out
+
+
+def with_bulkheads(graph: nx.DiGraph, entries: Iterable[str] = ("sign_in",)) -> nx.DiGraph:
+    """A copy of the graph in which each of ``entries`` has its own pool at every shared service.
+
+    A **bulkhead**: the requests that start at an isolated entry point (and the calls they
+    cause, all the way down) are served by workers of their own, so when that entry point's
+    load explodes only its own pools overload; the other callers of the same services keep
+    theirs. For each isolated entry point ``e``, every service that ``e``'s calls reach and
+    some other entry point reaches too without going through ``e`` (a shared service) is split
+    in two: ``<service>_for_<e>``, which serves ``e``'s call tree, and the service itself, which
+    serves everyone else. (If other services call ``e`` too, the calls ``e`` makes for them are
+    ``e``'s as well.) The service's workers are divided in proportion to the two parts of its
+    load at the graph's baseline client rates (:func:`propagate_load`), rounded, each pool
+    keeping at least one worker (so a split can add one worker in all). Services that only
+    ``e`` reaches are not split; their calls to shared services go to ``e``'s pools. Nothing else
+    changes: a pool is a service of the same stack, with the same own-work rate and the same
+    calls. Several entry points are isolated one after another, in the order given.
+
+    What it approximates: a fixed partition of each shared service (separate instances or
+    thread pools per caller), not a dynamic share; with fewer workers per pool each queue
+    pools its load less well (a little more waiting at the same utilisation).
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        A validated service graph.
+    entries : iterable of str
+        Entry points to isolate (default: sign-in).
+
+    Returns
+    -------
+    networkx.DiGraph
+
+    Examples
+    --------
+    >>> g = with_bulkheads(load_service_graph())
+    >>> sorted(n for n in g if n.endswith("_for_sign_in"))  # doctest: +NORMALIZE_WHITESPACE
+    ['contact_list_for_sign_in', 'instant_messaging_for_sign_in', 'message_store_for_sign_in',
+     'notification_hub_for_sign_in', 'presence_for_sign_in', 'user_directory_for_sign_in']
+    >>> g.has_edge("sign_in", "presence"), g.has_edge("sign_in", "presence_for_sign_in")
+    (False, True)
+    >>> with_bulkheads(load_service_graph(), ["auth"])
+    Traceback (most recent call last):
+    ...
+    ValueError: 'auth' is not an entry point of the graph; bulkheads isolate entry points
+    """
+    entries = [entries] if isinstance(entries, str) else list(entries)
+    if not entries:
+        raise ValueError("entries must name at least one entry point to isolate")
+    if len(set(entries)) != len(entries):
+        raise ValueError(f"entries must not repeat an entry point, got {entries!r}")
+    out = graph.copy()
+    for e in entries:
+        if e not in out:
+            close = difflib.get_close_matches(str(e), list(out.nodes), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{e!r} is not a service of the graph{hint}")
+        if not out.nodes[e].get("entry", False):
+            raise ValueError(
+                f"{e!r} is not an entry point of the graph; bulkheads isolate entry points"
+            )
+        base = baseline_client_rates(out)
+        total = propagate_load(out, base)
+        ours = nx.descendants(out, e)
+        # What other entry points reach without going through e (calls made by e, whoever
+        # sent e the request, are e's).
+        apart = out.subgraph(n for n in out if n != e)
+        others = [n for n in base if n != e]
+        reached_by_others = set(others).union(*(nx.descendants(apart, n) for n in others))
+        shared = ours & reached_by_others
+        from_e = propagate_load(out, {e: total[e]})
+        pool = {v: f"{v}_for_{e}" for v in shared}
+        taken = [name for name in pool.values() if name in out]
+        if taken:
+            raise ValueError(f"the graph already has services named {sorted(taken)}")
+        for v in sorted(shared, key=list(out.nodes).index):
+            attrs = {k: a for k, a in out.nodes[v].items() if k != "line"}
+            workers = int(out.nodes[v]["workers"])
+            share = from_e[v] / total[v] if total[v] > 0 else 0.0
+            mine = max(1, min(workers - 1, round(workers * share))) if workers > 1 else 1
+            out.nodes[v]["workers"] = max(1, workers - mine)
+            label = attrs.get("label", v)
+            attrs.update(
+                workers=mine,
+                entry=False,
+                client_rate_per_s=0.0,
+                label=f"{label} ({out.nodes[e].get('label', e)} pool)",
+                name=f"{attrs.get('name', v)}: the pool reserved for {e}",
+                status="assumed",
+                reason=f"a bulkhead: the part of {v} reserved for requests from {e}",
+            )
+            out.add_node(pool[v], **attrs)
+        rewired = []
+        for u, w, attrs in list(out.edges(data=True)):
+            if u in pool:
+                rewired.append((pool[u], pool[w], dict(attrs)))
+            elif (u == e or (u in ours and u not in shared)) and w in pool:
+                out.remove_edge(u, w)
+                rewired.append((u, pool[w], dict(attrs)))
+        for u, w, attrs in rewired:
+            out.add_edge(u, w, **attrs)
     validate_service_graph(out)
     return out
 

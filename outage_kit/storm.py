@@ -64,6 +64,10 @@ scheduled to retry. Stated approximations:
   Retry numbers past the point where the policy's delays stop changing share one stage, so
   the cost does not grow with the number of retries (unless ``max_attempts`` is set: then
   every attempt number up to it is a stage).
+* **Delay floors** (:class:`DelayFloor`, a per-client retry budget or circuit breaker): from a
+  given retry number on, the delay is ``max(backoff delay, floor)``, a point mass at the floor
+  plus the part of the uniform above it; exact for the uniform rules above. A floor has no
+  jitter of its own: clients that failed in the same step and reach the floor retry together.
 * A configuration push knocks off, once, a share of the clients connected at that moment;
   they reconnect at once (attempt 1), and a client that signs in again is not knocked off
   again. Clients signing in or backing off at the push are not affected.
@@ -101,6 +105,7 @@ from outage_kit.policies import (
 __all__ = [
     "AddCapacity",
     "ConfigPush",
+    "DelayFloor",
     "NetworkPartition",
     "ServerPolicyAt",
     "StagedReadmission",
@@ -420,6 +425,49 @@ class StagedReadmission:
             object.__setattr__(self, name, v)
 
 
+@dataclass(frozen=True)
+class DelayFloor:
+    """From retry number ``from_retry`` on, a client waits at least ``min_delay_s`` to retry.
+
+    The delay before retry ``n >= from_retry`` becomes ``max(D_n, min_delay_s)``, with
+    ``D_n`` the backoff rule's delay. A client-side rule that spaces retries out whatever the
+    backoff says: a per-client retry budget (a token bucket of ``b`` tokens refilled at ``r``
+    per second: ``DelayFloor(b + 1, 1 / r)``) or a circuit breaker (``failure_threshold``
+    consecutive failures open it for ``cooldown_s``: ``DelayFloor(failure_threshold,
+    cooldown_s)``). Several floors combine by taking the largest one that applies.
+
+    In the population model the floor is exact for the backoff rules whose delay is uniform
+    on ``[min_delay_s(n), max_delay_s(n)]``: ``max(D_n, f)`` is a point mass at ``f`` (the
+    share of ``D_n`` below it) plus the part of the uniform above ``f``.
+
+    Examples
+    --------
+    >>> DelayFloor(from_retry=11, min_delay_s=10.0)
+    DelayFloor(from_retry=11, min_delay_s=10.0)
+    >>> DelayFloor(from_retry=0, min_delay_s=10.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: DelayFloor from_retry must be a whole number from 1 to 1000, got 0
+    """
+
+    from_retry: int
+    min_delay_s: float
+
+    def __post_init__(self):
+        n = self.from_retry
+        if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)):
+            raise ValueError(
+                f"DelayFloor from_retry must be a whole number from 1 to 1000, got {n!r}"
+            )
+        if not (math.isfinite(n) and n == int(n) and 1 <= n <= 1000):
+            raise ValueError(
+                f"DelayFloor from_retry must be a whole number from 1 to 1000, got {n!r}"
+            )
+        object.__setattr__(self, "from_retry", int(n))
+        d = _finite("DelayFloor min_delay_s", self.min_delay_s, low=0.0)
+        object.__setattr__(self, "min_delay_s", d)
+
+
 Trigger = ConfigPush | NetworkPartition
 Action = ServerPolicyAt | AddCapacity | StagedReadmission
 
@@ -444,7 +492,8 @@ class StormParams:
     retry : Backoff or RetryPolicy
         Clients' reconnect policy. A :class:`~outage_kit.policies.Backoff` retries forever;
         a :class:`~outage_kit.policies.RetryPolicy` gives up after its ``max_attempts``
-        (retry budgets and circuit breakers are not modelled: a ``ValueError``).
+        (its shared retry budgets and circuit breakers are not modelled: a ``ValueError``;
+        per-client ones are delay floors, see ``delay_floors``).
     signin_cost_ratio : float
         Cost of a sign-in over one steady-state request (> 0).
     steady_rate_per_client_per_s : float
@@ -461,6 +510,9 @@ class StormParams:
         Mean time before a user whose client gave up tries again (> 0).
     horizon_s, dt_s, output_every_s : float
         Length of the run, step, and output resolution (a multiple of the step, rounded).
+    delay_floors : tuple of DelayFloor
+        Smallest delays before retries from given retry numbers on (a per-client retry
+        budget, a circuit breaker; see :class:`DelayFloor`). Default: none.
 
     Examples
     --------
@@ -491,6 +543,7 @@ class StormParams:
     horizon_s: float = 3600.0
     dt_s: float = 1.0
     output_every_s: float = 60.0
+    delay_floors: tuple = ()
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -563,6 +616,11 @@ class StormParams:
             raise ValueError(f"dt_s ({self.dt_s!r}) must be <= horizon_s ({self.horizon_s!r})")
         if self.horizon_s / self.dt_s > 5e7:
             raise ValueError("horizon_s / dt_s exceeds 50 million steps; choose a larger dt_s")
+        floors = tuple(self.delay_floors)
+        for f in floors:
+            if not isinstance(f, DelayFloor):
+                raise TypeError(f"delay_floors must hold DelayFloor, got {f!r}")
+        set_(self, "delay_floors", floors)
 
     # ---- derived numbers ----------------------------------------------------------------
 
@@ -751,6 +809,38 @@ class StormResult:
 # --------------------------------------------------------------------------------------------
 
 
+def _delay_floor_s(floors, retry_numbers) -> np.ndarray:
+    """The largest :class:`DelayFloor` that applies to each retry number (0 where none)."""
+    n = np.asarray(retry_numbers)
+    out = np.zeros(n.shape)
+    for f in floors:
+        out = np.where(n >= f.from_retry, np.maximum(out, f.min_delay_s), out)
+    return out
+
+
+def _floored_spread_table(lo: float, hi: float, floor: float):
+    """:func:`~outage_kit._storm_kernel.spread_table` for ``max(U[lo, hi], floor)``, in steps.
+
+    With ``floor > lo``: a point mass ``(floor - lo) / (hi - lo)`` at ``floor`` (all of it if
+    ``floor >= hi`` or the delay is a point) plus the uniform on ``[floor, hi]`` with the rest;
+    both parts keep their mass and mean under the hat kernel, so the mixture does too.
+    """
+    if hi - lo < 1e-9 or floor >= hi:
+        return kern.spread_table(floor, floor)
+    above = (hi - floor) / (hi - lo)
+    u_off, u_w, b_lo, b_hi, b_rate = kern.spread_table(floor, hi)
+    p_off, p_w, _, _, _ = kern.spread_table(floor, floor)
+    cells: dict[int, float] = {}
+    for off, w in zip(u_off, u_w, strict=True):
+        cells[off] = cells.get(off, 0.0) + above * w
+    for off, w in zip(p_off, p_w, strict=True):
+        cells[off] = cells.get(off, 0.0) + (1.0 - above) * w
+    offsets = sorted(cells)
+    if len(offsets) > kern.MAX_DIRECT_CELLS:  # pragma: no cover - at most 6 by construction
+        raise RuntimeError("floored delay spread needs too many cells")
+    return offsets, [cells[o] for o in offsets], b_lo, b_hi, b_rate * above
+
+
 def _stage_tables(params: StormParams, dt: float):
     """Stages, calendars and delay ranges (in steps) for the retry policy."""
     backoff = params.backoff
@@ -761,6 +851,9 @@ def _stage_tables(params: StormParams, dt: float):
         hi = backoff.max_delay_s(n)
         # First retry number from which the delays no longer change.
         same = (lo == lo[-1]) & (hi == hi[-1])
+        if params.delay_floors:
+            floor = _delay_floor_s(params.delay_floors, n)
+            same &= floor == floor[-1]
         changing = np.flatnonzero(~same)
         n_sat = int(changing[-1]) + 2 if changing.size else 1
         n_stage = n_sat
@@ -790,10 +883,16 @@ def _stage_tables(params: StormParams, dt: float):
         retry_numbers = np.arange(1, n_cal + 1)
         lo = backoff.min_delay_s(retry_numbers) / dt
         hi = backoff.max_delay_s(retry_numbers) / dt
+        floor = _delay_floor_s(params.delay_floors, retry_numbers) / dt
         for cal in range(1, n_cal + 1):
-            offsets, weights, b_lo, b_hi, b_rate = kern.spread_table(
-                float(lo[cal - 1]), float(hi[cal - 1])
-            )
+            if floor[cal - 1] > lo[cal - 1]:
+                offsets, weights, b_lo, b_hi, b_rate = _floored_spread_table(
+                    float(lo[cal - 1]), float(hi[cal - 1]), float(floor[cal - 1])
+                )
+            else:
+                offsets, weights, b_lo, b_hi, b_rate = kern.spread_table(
+                    float(lo[cal - 1]), float(hi[cal - 1])
+                )
             n = len(offsets)
             tables["sp_n"][cal] = n
             tables["sp_off"][cal * size : cal * size + n] = offsets
