@@ -594,8 +594,8 @@ def critical_share_curve(params: StormParams | None = None, utilisations=()) -> 
     """:func:`critical_trigger_share` at each base load, for one and for two timeouts.
 
     The two curves bracket the edge of the load map. Returns a long frame with
-    ``utilisation``, ``size`` (capped at 1) and ``label`` (``"one timeout"``, ``"two
-    timeouts"``).
+    ``utilisation``, ``size`` and ``label`` (``"one timeout"``, ``"two timeouts"``); loads at
+    which the estimate reaches 1 (even a push of everyone is absorbed) are left out.
 
     Examples
     --------
@@ -615,7 +615,8 @@ def critical_share_curve(params: StormParams | None = None, utilisations=()) -> 
         for k, label in ((1.0, "one timeout"), (2.0, "two timeouts"))
         for u in us
     ]
-    return pd.DataFrame(rows, columns=["utilisation", "size", "label"])
+    frame = pd.DataFrame(rows, columns=["utilisation", "size", "label"])
+    return frame[frame["size"] < 1.0].reset_index(drop=True)
 
 
 #: Recovery actions of :func:`recovery_strategies`: name -> (description, builder). A builder
