@@ -49,9 +49,15 @@ the 2015 baseline (its first row). Every metric's unit is in its name; values ar
 ``inf`` (never NaN):
 
 ``outage_min``
-    Minutes from the replay's onset (sign-in first overloaded) to its restoration (stack back
-    for good), or to the end of the run if it is never restored; 0 if sign-in never
-    overloads. Judged at the replay's resolution (5 minutes). Needs the service graph.
+    Minutes during which users are hurt: from the first moment that either the replay's
+    sign-in service is overloaded (its onset) or more than :data:`OUTAGE_OFFLINE_SHARE` of
+    the clients connected before the trigger are offline, to the last such moment (the
+    stack back for good and the clients back above that level), or to the end of the run if
+    that never comes; 0 if neither ever happens. The service's state is judged at the
+    replay's resolution (5 minutes), the clients at the model's step. Counting offline
+    clients keeps a defence from scoring well by turning users away at the door (admission
+    control at a very low rate never overloads sign-in, but leaves clients offline for
+    hours). Needs the service graph.
 ``restored_by_end``
     Whether the outage (if any) was over before the end of the run. Needs the graph.
 ``user_min_lost``
@@ -146,6 +152,7 @@ __all__ = [
     "COSTS_SCHEMA",
     "DEFAULT_CANDIDATES",
     "DEFAULT_SHARES",
+    "OUTAGE_OFFLINE_SHARE",
     "DEFENCES",
     "METRICS",
     "AdmissionControl",
@@ -1191,7 +1198,12 @@ _GRAPH_METRICS = frozenset(
         "services_overloaded",
     }
 )
-_FINE_METRICS = frozenset({"user_min_lost", "user_min_unserved", "time_to_recover_min"})
+_FINE_METRICS = frozenset(
+    {"outage_min", "restored_by_end", "user_min_lost", "user_min_unserved", "time_to_recover_min"}
+)
+#: Share of the clients connected before the trigger that may be offline without the time
+#: counting as outage (``outage_min``).
+OUTAGE_OFFLINE_SHARE = 0.05
 
 #: Graph states kept between runs by :func:`score` (per process); cleared when it grows large.
 _GRAPH_CACHE: dict = {}
@@ -1273,6 +1285,7 @@ def score(
         "served_signins": float(served_i.sum()),
     }
     connected = None
+    offline = None
     if _FINE_METRICS.intersection(names):
         fine = run_storm(scenario.storm_params(output_every_s=params.dt_s))
         connected = fine.timeseries["connected"].to_numpy()
@@ -1280,12 +1293,13 @@ def score(
         if triggers:
             first = min(int(round(min(triggers) / params.dt_s)), len(connected) - 1)
             lost_s = np.maximum(connected[first] - connected[first:], 0.0).sum() * params.dt_s
+            offline = _offline_span_s(connected, first, params.dt_s)
         else:
             lost_s = 0.0
         values["user_min_lost"] = float(lost_s / 60.0)
         values["time_to_recover_min"] = float(_recover_s(fine) / 60.0)
     if replay is not None:
-        values.update(_graph_metrics(replay, end))
+        values.update(_graph_metrics(replay, end, offline))
         if connected is not None:
             unserved = _connected_min_without_service(replay, connected)
             values["user_min_unserved"] = values["user_min_lost"] + unserved
@@ -1308,22 +1322,55 @@ def _recover_s(result, level: float = 0.99) -> float:
     return recover if bool((after < level * baseline).any()) else 0.0
 
 
-def _graph_metrics(replay: Replay, end_s: float) -> dict[str, Any]:
-    """Outage minutes, whether it ended, and the services overloaded, from a replay."""
+def _offline_span_s(connected: np.ndarray, first: int, dt_s: float) -> tuple | None:
+    """(start, end, over) of the time more than OUTAGE_OFFLINE_SHARE of the clients are offline.
+
+    Times in seconds of the run; ``end`` is one step after the last such step; ``over`` is
+    False if the clients are still below the level at the end. None if they never are.
+    """
+    level = (1.0 - OUTAGE_OFFLINE_SHARE) * connected[first]
+    low = np.flatnonzero(connected[first:] < level)
+    if low.size == 0:
+        return None
+    start = (first + low[0]) * dt_s
+    end = (first + low[-1] + 1) * dt_s
+    return start, end, bool(first + low[-1] < len(connected) - 1)
+
+
+def _graph_metrics(replay: Replay, end_s: float, offline: tuple | None = None) -> dict[str, Any]:
+    """Outage minutes, whether it ended, and the services overloaded, from a replay.
+
+    ``offline``: :func:`_offline_span_s` of the run (None: clients never below the level, or
+    not computed); the outage spans both the service's and the clients' trouble.
+    """
     scenario = replay.scenario
     onset = replay.onset_utc()
     restored = replay.restoration_utc()
-    if onset is None:
-        outage_min = 0.0
-    else:
+    spans = []
+    over = True
+    if onset is not None:
         until = restored
         if until is None:
             until = scenario.start_utc + pd.Timedelta(seconds=end_s)
-        outage_min = max(0.0, (until - onset).total_seconds() / 60.0)
+            over = False
+        spans.append(
+            (
+                (onset - scenario.start_utc).total_seconds(),
+                (until - scenario.start_utc).total_seconds(),
+            )
+        )
+    if offline is not None:
+        spans.append((offline[0], offline[1] if offline[2] else end_s))
+        over = over and offline[2]
+    outage_min = 0.0
+    if spans:
+        start = min(a for a, _ in spans)
+        stop = max(b for _, b in spans)
+        outage_min = max(0.0, (stop - start) / 60.0)
     overloaded = replay.services_overloaded()
     return {
         "outage_min": float(outage_min),
-        "restored_by_end": bool(onset is None or restored is not None),
+        "restored_by_end": bool(over),
         "n_services_overloaded": len(overloaded),
         "services_overloaded": ", ".join(overloaded),
     }

@@ -870,3 +870,24 @@ def test_defence_breaking_point_grid():
 def test_bad_input_names_the_argument(make, error, says):
     with pytest.raises(error, match=says):
         make()
+
+
+def test_clients_turned_away_count_as_outage():
+    """Admission at 0.3 of capacity keeps sign-in from overloading, but users stay offline:
+    the outage covers every minute more than 5 % of the clients are offline."""
+    scenario = apply_all(skype_2015(), [mitigations.AdmissionControl(rate_share=0.3)])
+    params = scenario.storm_params(output_every_s=1.0)
+    ts = run_storm(params).timeseries
+    push_s = min(t.time_s for t in params.triggers)
+    before = ts.loc[ts.time_s <= push_s, "connected"].iloc[-1]
+    offline = ts[(ts.time_s >= push_s) & (ts.connected < 0.95 * before)]
+    offline_min = (offline.time_s.iloc[-1] + 1.0 - offline.time_s.iloc[0]) / 60.0
+    low = mitigations.score(scenario, metrics=["outage_min", "restored_by_end"])
+    assert offline_min > 30
+    assert low["outage_min"] >= offline_min - 1e-9
+    assert low["restored_by_end"]
+    half = mitigations.score(
+        apply_all(skype_2015(), [mitigations.AdmissionControl(rate_share=0.5)]),
+        metrics=["outage_min"],
+    )
+    assert low["outage_min"] > half["outage_min"]
