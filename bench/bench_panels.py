@@ -3,12 +3,12 @@
 Run: python bench/bench_panels.py [--repeats N]
 
 For each panel class in ``outage_kit.widgets`` and the topic modules beside it
-(``graph_widgets``, ``rollout_widgets``, ``storm_widgets``, ``replay_widgets``: every subclass
-of ``Panel``), the script builds the panel inside an ipykernel, then moves each of its controls
-back and forth and times what a student's slider move costs in the kernel: the control's
-observer runs the panel's pure state function and pushes new params to the
-``alt.JupyterChart`` (a comm message on the kernel's iopub channel). It prints the median and
-90th percentile per control. Target: under
+(``graph_widgets``, ``rollout_widgets``, ``storm_widgets``, ``replay_widgets``,
+``mitigation_widgets``: every subclass of ``Panel``), the script builds the panel inside an
+ipykernel, then moves each of its controls back and forth (a toggle: on and off) and times what
+a student's move costs in the kernel: the control's observer runs the panel's pure state
+function and pushes new params to the ``alt.JupyterChart`` (a comm message on the kernel's
+iopub channel). It prints the median and 90th percentile per control. Target: under
 100 ms each on the 2-core reference machine.
 """
 
@@ -22,14 +22,17 @@ from jupyter_client.manager import start_new_kernel
 
 KERNEL_CODE = r"""
 import inspect, json, statistics, time
-from outage_kit import charts, graph_widgets, replay_widgets, rollout_widgets, storm_widgets
-from outage_kit import widgets
+from outage_kit import charts, graph_widgets, mitigation_widgets, replay_widgets, rollout_widgets
+from outage_kit import storm_widgets, widgets
 charts.enable_offline()
 results = []
 panels = sorted(
     {
         cls
-        for module in (widgets, graph_widgets, rollout_widgets, storm_widgets, replay_widgets)
+        for module in (
+            widgets, graph_widgets, rollout_widgets, storm_widgets, replay_widgets,
+            mitigation_widgets,
+        )
         for _, cls in inspect.getmembers(module, inspect.isclass)
         if issubclass(cls, widgets.Panel) and cls is not widgets.Panel
     },
@@ -38,7 +41,9 @@ panels = sorted(
 for cls in panels:
     panel = cls()
     for control in panel.controls:
-        if hasattr(control, "options") and control.options:
+        if isinstance(control.value, bool):
+            values = [not control.value, control.value]
+        elif hasattr(control, "options") and control.options:
             values = list(control._options_values)  # the values behind (label, value) options
         else:
             lo, hi = control.min, control.max

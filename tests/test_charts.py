@@ -11,6 +11,8 @@ import vl_convert as vlc
 # Topic chart builders are defined beside their own tests (tests/ is on sys.path).
 from test_graph_ui import BUILDERS as GRAPH_BUILDERS
 from test_metastability import BUILDERS as METASTABILITY_BUILDERS
+from test_mitigation_ui import BUILDERS as MITIGATION_BUILDERS
+from test_postmortem import BUILDERS as POSTMORTEM_BUILDERS
 from test_replay_ui import BUILDERS as REPLAY_BUILDERS
 from test_rollout import BUILDERS as ROLLOUT_BUILDERS
 from test_storm_ui import BUILDERS as STORM_BUILDERS
@@ -83,6 +85,8 @@ for _prefix, _builders_of_topic in [
     ("storm", STORM_BUILDERS),
     ("replay", REPLAY_BUILDERS),
     ("metastability", METASTABILITY_BUILDERS),
+    ("supernodes", POSTMORTEM_BUILDERS),
+    ("mitigation", MITIGATION_BUILDERS),
 ]:
     BUILDERS.update({f"{_prefix}_{name}": build for name, build in _builders_of_topic.items()})
 
