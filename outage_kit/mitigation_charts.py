@@ -139,7 +139,11 @@ missing ['outage_min'] (it has ['name', 'cost_engineer_weeks'])
         alt.Chart(data)
         .mark_bar(height=18)
         .encode(
-            x=alt.X("outage_min:Q", title="outage (minutes sign-in was overloaded)", scale=x_scale),
+            x=alt.X(
+                "outage_min:Q",
+                title="outage (minutes with sign-in overloaded or clients offline)",
+                scale=x_scale,
+            ),
             y=y,
             color=alt.Color(
                 "verdict:N",
@@ -177,7 +181,7 @@ missing ['outage_min'] (it has ['name', 'cost_engineer_weeks'])
         width=480,
         height=alt.Step(26),
         title=alt.Title(
-            "The scorecard: how long each set of defences leaves sign-in down, and its price",
+            "The scorecard: how long users go without service, and what each defence costs",
             subtitle="Every run keeps the 23:10 rebalancing. Costs are assumed teaching figures",
         ),
     )
@@ -508,12 +512,20 @@ def mitigation_panel_chart(
     *,
     outage_start_h: float = -1.0,
     outage_end_h: float = -1.0,
+    baseline_load: Sequence[float] | None = None,
+    defended_load: Sequence[float] | None = None,
+    baseline_down: Sequence[float] | None = None,
+    defended_down: Sequence[float] | None = None,
 ) -> Any:
-    """The panel's chart: clients online over the day, 2015 (grey) and with the defences (blue).
+    """The panel's chart: the day, 2015 (grey) and with the defences (blue).
 
-    The defended day is the param ``defended`` (one value per ``step_h`` hours) and its outage
-    window the params ``outage_start_h`` and ``outage_end_h`` (hours; negative: no outage), so
-    the panel replaces them with three small messages instead of rebuilding the chart.
+    Clients online; with ``baseline_load`` and ``defended_load``, a panel of offered sign-in
+    work over capacity (log scale); with ``baseline_down`` and ``defended_down``, a panel of
+    the number of services down. The defended series are params (``defended``,
+    ``defended_load``, ``defended_down``; one value per ``step_h`` hours) and the window in
+    which sign-in is overloaded the params ``outage_start_h`` and ``outage_end_h`` (hours;
+    negative: none), so the panel replaces them with small messages instead of rebuilding
+    the chart.
 
     Examples
     --------
@@ -580,16 +592,48 @@ def mitigation_panel_chart(
         .mark_rect(color=OUTAGE_BAND_COLOUR, opacity=0.6)
         .encode(x=alt.X("start:Q", scale=alt.Scale(domain=[0, 24])), x2="end:Q")
     )
-    return (
-        alt.layer(band, defended_line, baseline_line)
-        .add_params(defended_p, start_p, end_p)
-        .properties(
-            width=540,
-            height=240,
-            title=alt.Title(
-                "Clients online, with and without your defences",
-                subtitle="Shaded: your run's outage (sign-in overloaded). Every run keeps the "
-                "23:10 rebalancing",
-            ),
+    online = alt.layer(band, defended_line, baseline_line).properties(width=540, height=200)
+    params = [defended_p, start_p, end_p]
+    panels = [online]
+    extra = {}
+    for name, base, mine, title, log in (
+        ("load", baseline_load, defended_load, "sign-in load ÷ capacity (log)", True),
+        ("down", baseline_down, defended_down, "services down", False),
+    ):
+        if base is None and mine is None:
+            continue
+        if base is None or mine is None or not len(base) == len(mine) == len(baseline):
+            raise ValueError(
+                f"baseline_{name} and defended_{name} must both be given, as long as baseline"
+            )
+        extra[name] = [float(v) for v in base]
+        param = alt.param(name=f"defended_{name}", value=[float(v) for v in mine])
+        params.append(param)
+        panels.append((name, title, log))
+    if extra:
+        data = data.assign(**{f"baseline_{k}": v for k, v in extra.items()})
+    charts_below = []
+    for name, title, log in panels[1:]:
+        scale = (
+            alt.Scale(type="log", domain=[0.3, 1000], clamp=True) if log else alt.Scale(zero=True)
         )
+        y = alt.Y("value:Q", title=title, scale=scale)
+        lines = [
+            alt.Chart(data)
+            .transform_calculate(value=f"defended_{name}[datum.i]", what=f"'{what[1]}'")
+            .mark_line(strokeWidth=2.5, interpolate="step-after")
+            .encode(x=_hour_x(), y=y, color=colour),
+            alt.Chart(data)
+            .transform_calculate(value=f"datum.baseline_{name}", what=f"'{what[0]}'")
+            .mark_line(strokeWidth=1.5, strokeDash=[5, 3], interpolate="step-after")
+            .encode(x=_hour_x(), y=y, color=colour),
+        ]
+        charts_below.append(alt.layer(*lines).properties(width=540, height=90))
+    body = online if not charts_below else alt.vconcat(online, *charts_below)
+    return body.add_params(*params).properties(
+        title=alt.Title(
+            "The day, with and without your defences",
+            subtitle="Shaded: sign-in overloaded in your run. Every run keeps the 23:10 "
+            "rebalancing",
+        ),
     )

@@ -339,7 +339,7 @@ def breaking_point(answer: object) -> Verdict:
         return Verdict(
             True,
             "twice the capacity absorbs a trigger that size, but the next share tried already "
-            "leaves sign-in down for hours: capacity buys a margin, not immunity.",
+            "leaves users without service for hours: capacity buys a margin, not immunity.",
         )
     if 1 < value <= 100 and any(_close(value / 100, s, 1e-6) for s in shares):
         return Verdict(False, "give a share (0.3 for 30 %), not a percentage.")

@@ -27,6 +27,7 @@ import pandas as pd
 from outage_kit import charts, mitigation_charts, scenarios
 from outage_kit import mitigations as m
 from outage_kit.rollout import WAVE_INTERVAL_S
+from outage_kit.scenarios import _DOWN
 from outage_kit.widgets import Panel
 
 #: The defences the panel offers, by short name, with the lesson's settings (the same defences
@@ -109,11 +110,16 @@ def _run(names: tuple[str, ...]) -> scenarios.Replay:
 
 
 @functools.lru_cache(maxsize=512)
-def _evaluate(names: tuple[str, ...]) -> tuple[tuple[float, ...], tuple, tuple]:
-    """(connected share per interval, metric items, outage window in hours) of one set."""
+def _evaluate(names: tuple[str, ...]) -> tuple[tuple, tuple, tuple, tuple, tuple]:
+    """Per interval: connected share, sign-in load over capacity, services down; then the
+    metric items and the window (hours) in which the replay's stack is overloaded."""
     replay = _run(names)
     scores = m.score(replay, metrics=READOUT_METRICS)
-    connected = tuple(round(float(v), 6) for v in replay.timeseries["connected_share"])
+    ts = replay.timeseries
+    connected = tuple(round(float(v), 6) for v in ts["connected_share"])
+    load = tuple(round(float(v), 6) for v in ts["signin_load_ratio"])
+    health = ts[[c for c in ts.columns if c.endswith("_health")]]
+    down = tuple(int(v) for v in health.isin(_DOWN).sum(axis=1))
     start = replay.scenario.start_utc
     onset, restored = replay.onset_utc(), replay.restoration_utc()
     if onset is None:
@@ -125,7 +131,7 @@ def _evaluate(names: tuple[str, ...]) -> tuple[tuple[float, ...], tuple, tuple]:
             round((onset - start).total_seconds() / 3600.0, 6),
             round((until - start).total_seconds() / 3600.0, 6),
         )
-    return connected, tuple(scores.items()), window
+    return connected, load, down, tuple(scores.items()), window
 
 
 def step_h() -> float:
@@ -193,8 +199,11 @@ def mitigation_state(selected: tuple[str, ...] = ()) -> dict[str, Any]:
     -------
     dict
         ``params``: ``defended`` (the share of clients online, one value per replay interval
-        of the day), ``outage_start_h`` and ``outage_end_h`` (the defended run's outage
-        window in hours from midnight UTC; -1.0 for both when sign-in never overloads);
+        of the day), ``defended_load`` (offered sign-in work over capacity, per interval),
+        ``defended_down`` (services overloaded, failing or removed, per interval),
+        ``outage_start_h`` and ``outage_end_h`` (the window in which the defended replay's
+        stack is overloaded, in hours from midnight UTC; -1.0 for both when sign-in never
+        overloads);
         ``scores`` and ``baseline``: the readout's metrics (:data:`READOUT_METRICS` and
         ``cost_engineer_weeks``) for the defended run and for 2015; ``readout``: HTML.
 
@@ -214,12 +223,12 @@ def mitigation_state(selected: tuple[str, ...] = ()) -> dict[str, Any]:
     """
     names = _names(selected)
     defences = [MENU[n] for n in names]
-    connected, items, window = _evaluate(names)
-    _, base_items, _ = _evaluate(())
+    connected, load, down, items, window = _evaluate(names)
+    *_, base_items, _ = _evaluate(())
     scores = {**dict(items), "cost_engineer_weeks": m.cost(defences)}
     base = {**dict(base_items), "cost_engineer_weeks": 0.0}
     rows = [
-        ("outage (sign-in overloaded)", _outage(scores), _outage(base)),
+        ("outage (users without service)", _outage(scores), _outage(base)),
         ("user-minutes offline", _count(scores["user_min_lost"]), _count(base["user_min_lost"])),
         ("peak sign-in load", _load(scores["peak_load_ratio"]), _load(base["peak_load_ratio"])),
         (
@@ -248,6 +257,8 @@ def mitigation_state(selected: tuple[str, ...] = ()) -> dict[str, Any]:
     chosen = ", ".join(names) if names else "none"
     params = {
         "defended": list(connected),
+        "defended_load": list(load),
+        "defended_down": list(down),
         "outage_start_h": window[0],
         "outage_end_h": window[1],
     }
@@ -277,14 +288,18 @@ class MitigationsPanel(Panel):
 
         names = _names(selected)
         first = mitigation_state(names)["params"]
-        baseline = mitigation_state(())["params"]["defended"]
+        base = mitigation_state(())["params"]
         self.chart = charts.interactive(
             mitigation_charts.mitigation_panel_chart(
                 step_h(),
-                baseline,
+                base["defended"],
                 first["defended"],
                 outage_start_h=first["outage_start_h"],
                 outage_end_h=first["outage_end_h"],
+                baseline_load=base["defended_load"],
+                defended_load=first["defended_load"],
+                baseline_down=base["defended_down"],
+                defended_down=first["defended_down"],
             )
         )
         self.toggles = {

@@ -42,13 +42,17 @@ def _grid():
 
 def _panel_chart():
     params = mitigation_widgets.mitigation_state(("drop expired",))["params"]
-    baseline = mitigation_widgets.mitigation_state(())["params"]["defended"]
+    base = mitigation_widgets.mitigation_state(())["params"]
     return mitigation_charts.mitigation_panel_chart(
         mitigation_widgets.step_h(),
-        baseline,
+        base["defended"],
         params["defended"],
         outage_start_h=params["outage_start_h"],
         outage_end_h=params["outage_end_h"],
+        baseline_load=base["defended_load"],
+        defended_load=params["defended_load"],
+        baseline_down=base["defended_down"],
+        defended_down=params["defended_down"],
     )
 
 
@@ -403,3 +407,22 @@ def test_breaking_point_follows_the_map():
     assert bp < 0.4  # doubling capacity alone does not absorb 2015's trigger
     assert "percentage" in mx.breaking_point(100 * bp).message
     assert "one of" in mx.breaking_point(float(np.nextafter(bp, 1) + 0.0123)).message
+
+
+def test_every_menu_defence_changes_something_the_panel_draws():
+    """Backoff leaves clients online as in 2015 but lowers the load; bulkheads keep services
+    up; every defence moves at least one of the panel's three series."""
+    base = mitigation_widgets.mitigation_state(())["params"]
+    for name in mitigation_widgets.MENU:
+        mine = mitigation_widgets.mitigation_state((name,))["params"]
+        moved = [k for k in ("defended", "defended_load", "defended_down") if mine[k] != base[k]]
+        assert moved, name
+    backoff = mitigation_widgets.mitigation_state(("backoff",))["params"]
+    assert max(backoff["defended_load"]) < 0.1 * max(base["defended_load"])
+    bulk = mitigation_widgets.mitigation_state(("bulkheads",))["params"]
+    assert max(bulk["defended_down"]) < max(base["defended_down"])
+
+
+def test_panel_chart_needs_both_series_of_a_panel():
+    with pytest.raises(ValueError, match="baseline_load and defended_load must both be given"):
+        mitigation_charts.mitigation_panel_chart(1.0, [1.0, 1.0], [1.0, 1.0], baseline_load=[1, 2])

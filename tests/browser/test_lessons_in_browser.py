@@ -253,6 +253,7 @@ def _check_charts(lesson: Lesson, saved: dict, cells: list[dict]) -> list[str]:
 def _check_widget_panels(page: Any, lesson: Lesson, responsiveness: list[dict]) -> list[str]:
     """Each ipywidgets slider next to a chart moves that chart (through the kernel)."""
     problems = []
+    problems += _check_toggle_panels(page, lesson, responsiveness)
     panels = (
         page.locator(f"{NOTEBOOK} .jp-OutputArea-output")
         .filter(has=page.locator(".widget-slider"))
@@ -293,6 +294,44 @@ def _check_widget_panels(page: Any, lesson: Lesson, responsiveness: list[dict]) 
                     f"readout now {readout}) did not change its chart"
                 )
         problems += _check_play_button(page, panel, p, lesson, responsiveness)
+    return problems
+
+
+def _check_toggle_panels(page: Any, lesson: Lesson, responsiveness: list[dict]) -> list[str]:
+    """Each ipywidgets toggle button next to a chart moves that chart (through the kernel)."""
+    problems = []
+    panels = (
+        page.locator(f"{NOTEBOOK} .jp-OutputArea-output")
+        .filter(has=page.locator(".widget-toggle-button"))
+        .filter(has=page.locator(".vega-embed"))
+    )
+    for p in range(panels.count()):
+        panel = panels.nth(p)
+        toggles = panel.locator(".widget-toggle-button")
+        for t in range(toggles.count()):
+            toggle = toggles.nth(t)
+            label = toggle.inner_text().strip() or f"toggle {t}"
+            toggle.scroll_into_view_if_needed()
+            toggle.focus()
+            # Pressed from the keyboard, so that the probe's clock starts with the key press.
+            ms, _ = measure_chart_change(
+                page, panel, lambda: page.keyboard.press("Space"), start_on_keydown=True
+            )
+            toggle.click()  # back as it was
+            responsiveness.append(
+                {
+                    "lesson": lesson.stem,
+                    "view": "JupyterLab",
+                    "control": f"toggle panel {p + 1}: {label}",
+                    "kind": "ipywidgets toggle",
+                    "ms": ms,
+                    "moved": "on and off",
+                }
+            )
+            if ms is None:
+                problems.append(
+                    f"toggle panel {p + 1}: switching {label!r} did not change its chart"
+                )
     return problems
 
 
