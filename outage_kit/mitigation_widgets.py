@@ -59,10 +59,6 @@ READOUT_METRICS = (
 #: The lesson's target: an outage of at most an hour (the readout says whether a set meets it).
 TARGET_OUTAGE_MIN = 60.0
 
-#: Graph states kept between the panel's runs (cleared when it grows past the limit).
-_GRAPH_CACHE: dict = {}
-_GRAPH_CACHE_LIMIT = 50_000
-
 
 def _names(selected: Iterable[str]) -> tuple[str, ...]:
     """``selected`` checked against :data:`MENU`, without repeats, in the menu's order."""
@@ -103,10 +99,8 @@ def menu_run(selected: Iterable[str] = ()) -> scenarios.Replay:
 
 @functools.lru_cache(maxsize=64)
 def _run(names: tuple[str, ...]) -> scenarios.Replay:
-    if len(_GRAPH_CACHE) > _GRAPH_CACHE_LIMIT:
-        _GRAPH_CACHE.clear()
     scenario = m.apply_all(_base(), [MENU[n] for n in names])
-    return scenario.run(graph_cache=_GRAPH_CACHE)
+    return scenario.run(graph_cache=m.graph_cache())
 
 
 @functools.lru_cache(maxsize=512)

@@ -169,8 +169,10 @@ __all__ = [
     "StagedRollout",
     "apply_all",
     "cheapest_defences",
+    "clear_graph_cache",
     "cost",
     "defence_breaking_point",
+    "graph_cache",
     "load_mitigation_costs",
     "parse_defence",
     "score",
@@ -1210,6 +1212,34 @@ _GRAPH_CACHE: dict = {}
 _GRAPH_CACHE_LIMIT = 50_000
 
 
+def graph_cache() -> dict:
+    """The graph states :func:`score` keeps between runs, for ``Scenario.run(graph_cache=...)``.
+
+    Other runs of the same graph (a panel, a postmortem) can share it: a state is reused only
+    for the same load and the same graph, so the numbers are the same with or without it.
+    Cleared when it grows past 50,000 states.
+
+    Examples
+    --------
+    >>> graph_cache() is graph_cache()
+    True
+    """
+    if len(_GRAPH_CACHE) > _GRAPH_CACHE_LIMIT:
+        _GRAPH_CACHE.clear()
+    return _GRAPH_CACHE
+
+
+def clear_graph_cache() -> None:
+    """Forget every graph state kept between runs (to time a cold run, or free memory).
+
+    Examples
+    --------
+    >>> clear_graph_cache(); len(graph_cache())
+    0
+    """
+    _GRAPH_CACHE.clear()
+
+
 def _metrics(metrics) -> tuple[str, ...]:
     if metrics is None:
         return METRICS
@@ -1268,9 +1298,7 @@ def score(
     else:
         raise TypeError(f"run must be a Scenario or a Replay, got {run!r}")
     if replay is None and _GRAPH_METRICS.intersection(names):
-        if cache and len(_GRAPH_CACHE) > _GRAPH_CACHE_LIMIT:
-            _GRAPH_CACHE.clear()
-        replay = scenario.run(graph_cache=_GRAPH_CACHE if cache else None)
+        replay = scenario.run(graph_cache=graph_cache() if cache else None)
     params = scenario.storm_params()
     coarse = replay.storm if replay is not None else run_storm(params)
     ts = coarse.timeseries

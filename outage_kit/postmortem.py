@@ -1043,7 +1043,7 @@ def skype_2015_postmortem(replay: Replay | None = None, *, defences=None) -> Pos
     if replay is None:
         # The graph cache of mitigations.score: same numbers, and the scorecard's baseline
         # below then costs almost nothing.
-        replay = skype_2015().run(graph_cache=mitigations._GRAPH_CACHE)
+        replay = skype_2015().run(graph_cache=mitigations.graph_cache())
     if not isinstance(replay, Replay):
         raise TypeError(f"replay must be a Replay (scenarios.skype_2015().run()), got {replay!r}")
     rows = _rows_of(defences)

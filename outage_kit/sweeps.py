@@ -779,8 +779,15 @@ def _run_on_executor(pool, fn, chunks, fixed, seed, reserved, runs, replications
                     first = _describe_run(runs, chunk[0][0], replications)
                     last = _describe_run(runs, chunk[-1][0], replications)
                     span = first if len(chunk) == 1 else f"{first} to {last}"
+                    hint = ""
+                    if type(exc).__name__ == "BrokenProcessPool":
+                        hint = (
+                            " (a worker process died. Workers import the main module: in a "
+                            'script, call the sweep under `if __name__ == "__main__":`; or '
+                            'use executor="serial")'
+                        )
                     raise SweepError(
-                        f"could not run {span}: {type(exc).__qualname__}: {exc}"
+                        f"could not run {span}: {type(exc).__qualname__}: {exc}{hint}"
                     ) from exc
                 if failure is not None:
                     _raise_failure(fn, failure, runs, replications)

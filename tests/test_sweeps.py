@@ -456,3 +456,21 @@ def test_importing_sweeps_imports_neither_dask_nor_pandas():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path):
+    """Process workers import the main module; an unguarded script kills them. The error says
+    what to change instead of only "BrokenProcessPool"."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from outage_kit.sweeps import example_task, sweep\n"
+        "sweep(example_task, {'p_fail': [0.1, 0.2], 'retries': [0]}, progress=False)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("outage_kit.sweeps.SweepError")
+    assert 'if __name__ == "__main__":' in last
