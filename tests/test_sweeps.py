@@ -472,6 +472,8 @@ def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path):
     )
     assert done.returncode != 0
     # The interpreter may add shutdown warnings after the traceback; find the error's line.
-    (line,) = [x for x in done.stderr.splitlines() if x.startswith("outage_kit.sweeps.SweepError")]
+    lines = [x for x in done.stderr.splitlines() if x.startswith("outage_kit.sweeps.SweepError")]
+    assert lines, done.stderr[-2000:]
+    line = lines[-1]
     assert "BrokenProcessPool" in line
     assert 'if __name__ == "__main__":' in line
