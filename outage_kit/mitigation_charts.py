@@ -41,6 +41,20 @@ def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         )
 
 
+def _verdict_colour(verdicts: Sequence[str]) -> Any:
+    """Colour by verdict: the first (within the target) healthy, the second overloaded."""
+    import altair as alt
+
+    return alt.Color(
+        "verdict:N",
+        title=None,
+        scale=alt.Scale(
+            domain=list(verdicts), range=[HEALTH_COLOURS["healthy"], HEALTH_COLOURS["overloaded"]]
+        ),
+        legend=alt.Legend(orient="bottom"),
+    )
+
+
 def _target(value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"target_outage_min must be a number, got {value!r}")
@@ -145,15 +159,7 @@ missing ['outage_min'] (it has ['name', 'cost_engineer_weeks'])
                 scale=x_scale,
             ),
             y=y,
-            color=alt.Color(
-                "verdict:N",
-                title=None,
-                scale=alt.Scale(
-                    domain=verdicts,
-                    range=[HEALTH_COLOURS["healthy"], HEALTH_COLOURS["overloaded"]],
-                ),
-                legend=alt.Legend(orient="bottom"),
-            ),
+            color=_verdict_colour(verdicts),
             tooltip=[
                 "name:N",
                 alt.Tooltip("outage_min:Q", title="outage (min)", format=",.0f"),
@@ -462,15 +468,7 @@ def breaking_point_chart(grid: pd.DataFrame, *, target_outage_min: float = 60) -
             x=x,
             x2="right:Q",
             y=y,
-            color=alt.Color(
-                "verdict:N",
-                title=None,
-                scale=alt.Scale(
-                    domain=verdicts,
-                    range=[HEALTH_COLOURS["healthy"], HEALTH_COLOURS["overloaded"]],
-                ),
-                legend=alt.Legend(orient="bottom"),
-            ),
+            color=_verdict_colour(verdicts),
             tooltip=[
                 "defence:N",
                 alt.Tooltip("affected_share:Q", title="knocked off", format=".1%"),

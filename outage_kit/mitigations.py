@@ -79,7 +79,7 @@ the 2015 baseline (its first row). Every metric's unit is in its name; values ar
     Every sign-in the service completed (``goodput_signins + zombie_signins``).
 ``time_to_recover_min``
     Minutes from the first trigger until the connected share is back (99 % of its value
-    before the trigger) for good: :func:`~outage_kit.storm.time_to_recover_s` at the model's
+    before the trigger) for good: :func:`~outage_kit.metastability.recovery_time_s` at the model's
     step. ``inf`` if it never is; 0 without a trigger or if it never fell below.
 ``n_services_overloaded``, ``services_overloaded``
     How many services, and which, were overloaded at some time (graph order). Needs the graph.
@@ -135,6 +135,7 @@ import pandas as pd
 
 from outage_kit import data, services
 from outage_kit import policies as pol
+from outage_kit.metastability import recovery_time_s
 from outage_kit.rollout import DETECTION_DELAY_S, HALT_THRESHOLD, WAVE_INTERVAL_S
 from outage_kit.scenarios import _DOWN, Replay, Scenario, skype_2015
 from outage_kit.storm import (
@@ -145,7 +146,6 @@ from outage_kit.storm import (
     StormParams,
     VersionMix,
     run_storm,
-    time_to_recover_s,
 )
 
 __all__ = [
@@ -1334,20 +1334,13 @@ def score(
     return {name: values[name] for name in names}
 
 
-def _recover_s(result, level: float = 0.99) -> float:
-    """:func:`~outage_kit.storm.time_to_recover_s`, and 0 if the share never fell below.
-
-    (``time_to_recover_s`` gives the first row after the trigger in that case: one step here.)
-    """
-    recover = time_to_recover_s(result, level=level)
+def _recover_s(result) -> float:
+    """Seconds from the first trigger until the clients are back for good (0 if they never fell
+    below the level; see :func:`outage_kit.metastability.recovery_time_s`)."""
     times = [t.time_s for t in result.params.triggers]
-    if not times or not math.isfinite(recover):
-        return recover
-    ts = result.timeseries
-    start = min(times)
-    baseline = float(ts.loc[ts.time_s <= start + 1e-9, "connected_share"].iloc[-1])
-    after = ts.loc[ts.time_s > start + 1e-9, "connected_share"]
-    return recover if bool((after < level * baseline).any()) else 0.0
+    if not times:
+        return 0.0
+    return recovery_time_s(result.timeseries, min(times))
 
 
 def _offline_span_s(connected: np.ndarray, first: int, dt_s: float) -> tuple | None:
