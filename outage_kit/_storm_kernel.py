@@ -22,6 +22,7 @@ EV_PARTITION_END = 2  # every cut-off client reconnects at once
 EV_CAPACITY = 3  # a: capacity factor (times the base capacity)
 EV_SERVER = 4  # a: admission rate per s (-1 none), b: queue bound (-1 none), c: drop steps (0 none)
 EV_RAMP = 5  # a, b: admission rate at start and end of the ramp, c: ramp length in steps
+EV_FAIL = 6  # a: share of served sign-ins that fail after service (a downstream call failed)
 
 # Columns of the output table (one row per output interval).
 C_CONNECTED = 0
@@ -46,7 +47,8 @@ C_MIN_STATE = 18
 C_NEW_SIGNINS = 19
 C_RETRIES = 20
 C_STEPS = 21
-N_COLS = 22
+C_FAILED = 22
+N_COLS = 23
 
 
 def tri_cdf(z):
@@ -156,7 +158,9 @@ def storm_loop(
     steps); ``gave_up``; ``partitioned``; the sign-in queue's work by arrival step
     (``queue_mass``, FIFO from ``head``). Work is counted in sign-ins; ``capacity`` is
     sign-ins per second with no other traffic, of which connected clients use
-    ``steady_per_client`` each (served first). Returns the number of steps run.
+    ``steady_per_client`` each (served first). A share ``fail_share`` of the sign-ins served
+    in time fails after service (a call the sign-in makes failed): those clients are told at
+    once and retry like a timed-out attempt. Returns the number of steps run.
     """
     L = timeout_steps
     S = n_stage
@@ -169,6 +173,7 @@ def storm_loop(
     fresh_total = 0.0
     head = 0
     cap_factor = 1.0
+    fail_share = 0.0
     queue_bound = queue_bound0
     admit_rate = admit_rate0
     drop_steps = drop_steps0
@@ -238,6 +243,8 @@ def storm_loop(
                 queue_bound = ev_b[ev]
                 drop_steps = int(ev_c[ev])
                 ramp_on = False
+            elif kind == EV_FAIL:
+                fail_share = ev_a[ev]
             else:  # EV_RAMP
                 ramp_on = True
                 ramp_start = k
@@ -298,6 +305,10 @@ def storm_loop(
             room = 0.0
         served = 0.0
         good = 0.0
+        live = 0.0
+        failed = 0.0
+        for s in range(S):
+            failing[s] = 0.0
         while room > 0.0 and head < k:
             x = queue_mass[head]
             if x <= 0.0:
@@ -310,14 +321,20 @@ def storm_loop(
             queue_total -= take
             if k - head < L:
                 fresh_total -= take
-                good += take
+                live += take
                 hs = head % L
                 left = cohort_left[hs] - take
                 cohort_left[hs] = left if left > 0.0 else 0.0
+                if fail_share > 0.0:
+                    bad = take * fail_share
+                    failed += bad
+                    for s in range(S):
+                        failing[s] += cohort_comp[hs * S + s] * bad
             if take < x:
                 break
             head += 1
-        signing -= good
+        good = live - failed
+        signing -= live
         connected += good
         # Admission: rate limit (or staged ramp), queue bound.
         limit = total
@@ -344,8 +361,10 @@ def storm_loop(
         direct = admitted if admitted <= room else room
         room -= direct
         served += direct
-        good += direct
-        connected += direct
+        direct_bad = direct * fail_share
+        failed += direct_bad
+        good += direct - direct_bad
+        connected += direct - direct_bad
         queued = admitted - direct
         # The new cohort: attempts admitted this step and not yet served.
         slot = k % L
@@ -358,7 +377,7 @@ def storm_loop(
         for s in range(S):
             share = arrivals[s] * inv
             cohort_comp[slot * S + s] = share
-            failing[s] = share * rejected
+            failing[s] += share * (rejected + direct_bad)
         # Attempts that reach the timeout at the end of this step fail.
         j = k - L + 1
         timeouts = 0.0
@@ -406,6 +425,7 @@ def storm_loop(
         out[base + C_GOODPUT] += good
         out[base + C_DROPPED] += dropped
         out[base + C_TIMEOUTS] += timeouts
+        out[base + C_FAILED] += failed
         out[base + C_OFFERED_WORK] += total + steady * dt
         out[base + C_BUSY_WORK] += served + busy * dt
         out[base + C_CAPACITY_WORK] += cap * dt

@@ -1297,9 +1297,10 @@ def score(
         scenario, replay = run, None
     else:
         raise TypeError(f"run must be a Scenario or a Replay, got {run!r}")
-    if replay is None and _GRAPH_METRICS.intersection(names):
+    if replay is None and (scenario.feedback or _GRAPH_METRICS.intersection(names)):
+        # With feedback the graph changes the population's day, so every metric needs it.
         replay = scenario.run(graph_cache=graph_cache() if cache else None)
-    params = scenario.storm_params()
+    params = scenario.storm_params() if replay is None else replay.storm_params()
     coarse = replay.storm if replay is not None else run_storm(params)
     ts = coarse.timeseries
     end = _run_end_s(params)
@@ -1315,7 +1316,11 @@ def score(
     connected = None
     offline = None
     if _FINE_METRICS.intersection(names):
-        fine = run_storm(scenario.storm_params(output_every_s=params.dt_s))
+        fine = run_storm(
+            scenario.storm_params(output_every_s=params.dt_s)
+            if replay is None
+            else replay.storm_params(output_every_s=params.dt_s)
+        )
         connected = fine.timeseries["connected"].to_numpy()
         triggers = [t.time_s for t in params.triggers]
         if triggers:

@@ -7,25 +7,38 @@ card rows it used. :meth:`Scenario.run` returns a :class:`Replay`: one table ove
 the verdicts the lessons compare with the public record (onset, restoration, duration, which
 services were overloaded, the phase at a given time).
 
-The coupling (one-way for now)
-------------------------------
+The coupling, both ways
+-----------------------
 :func:`~outage_kit.storm.run_storm` runs the whole day at its own step (1 s). At every output
 interval (5 minutes by default) its rates become the client-facing rates of the scenario's
 stack in the service graph:
 
 * the sign-in entry point receives its baseline rate times the sign-ins the sign-in service
-  takes in (``admitted_per_s``, queued zombie work included; attempts rejected at the door cost
-  nothing) over the normal sign-in rate (churn, ``population / session_s``);
+  serves (``served_signins_per_s``: work for clients that have already timed out included,
+  since the service cannot tell; attempts rejected at the door or dropped from its queue make
+  no calls) over the normal sign-in rate (churn, ``population / session_s``);
 * every other entry point of the stack receives its baseline rate times the connected share
   (only signed-in clients send presence, messages, calls);
 * entry points of other stacks (Skype for Business) keep their baseline.
 
 The graph is then evaluated at that load, from a healthy start
-(:meth:`~outage_kit.services.GraphModel.steady_state`, the least overloaded consistent state),
-once per output interval: the population model carries the memory (the metastable storm), the
-graph says which services that load overloads. Nothing flows back: the graph's health does not
-limit the population model's sign-in capacity (which is its own ``signin_capacity_per_s``).
-Feeding the slowest hard dependency back into that capacity is left for later.
+(:meth:`~outage_kit.services.GraphModel.steady_state`, the least overloaded consistent state).
+The population model carries the memory (the metastable storm); the graph says which
+services that load overloads, and, back the other way, what share of sign-ins fails in the
+sign-in service's hard dependencies (authentication, the contact list, presence): one minus
+the product of their calls' success shares, internal retries included. That share becomes a
+:class:`~outage_kit.storm.DownstreamFailure` of the population model for the interval: a
+sign-in the sign-in service completed, but whose call failed, does not connect its client,
+which retries at once. The sign-in service's own overload is not fed back, since the
+population model's queue already is that service.
+
+The two models are solved together by rounds. Each round runs the population model with the
+failure shares found so far and evaluates the graph; the first interval whose share changed
+is settled, the new share is assumed to last from there, and the next round checks where it
+stops. The run ends when no share changes (three rounds for the 2015 card), and raises
+``RuntimeError`` after :data:`MAX_FEEDBACK_ROUNDS`. An interval that flips between two
+shares (each one's load calls for the other) keeps the larger. ``Scenario(feedback=False)``
+skips the way back: the graph then only reports.
 
 Examples
 --------
@@ -54,6 +67,7 @@ from outage_kit import data, services
 from outage_kit.policies import AdmissionControl, NoRetry, ServerPolicy
 from outage_kit.storm import (
     AddCapacity,
+    DownstreamFailure,
     ServerPolicyAt,
     StagedReadmission,
     StormParams,
@@ -61,7 +75,14 @@ from outage_kit.storm import (
     run_storm,
 )
 
-__all__ = ["PHASES", "Replay", "Scenario", "skype_2015"]
+__all__ = [
+    "MAX_FEEDBACK_ROUNDS",
+    "PHASES",
+    "Replay",
+    "Scenario",
+    "sign_in_path_limit",
+    "skype_2015",
+]
 
 #: Phase labels of :attr:`Replay.timeseries`, in the order they normally occur.
 PHASES = (
@@ -109,7 +130,7 @@ def _utc(name: str, value) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-_ACTIONS = (ServerPolicyAt, AddCapacity, StagedReadmission)
+_ACTIONS = (ServerPolicyAt, AddCapacity, StagedReadmission, DownstreamFailure)
 
 
 @dataclass(frozen=True)
@@ -140,6 +161,9 @@ class Scenario:
     output_every_s : float
         Resolution of the replay (and of the graph's evaluation), a multiple of
         ``params.dt_s``.
+    feedback : bool
+        True (the default): the graph's failures on the sign-in path go back into the
+        population model (two-way coupling). False: the graph only reports (one-way).
 
     Examples
     --------
@@ -164,6 +188,7 @@ class Scenario:
     stack: str = "consumer"
     signin_service: str = "sign_in"
     output_every_s: float = 300.0
+    feedback: bool = True
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -178,7 +203,8 @@ class Scenario:
         for a in actions:
             if not isinstance(a, _ACTIONS):
                 raise ValueError(
-                    f"actions must be ServerPolicyAt, AddCapacity or StagedReadmission, got {a!r}"
+                    "actions must be ServerPolicyAt, AddCapacity, StagedReadmission or "
+                    f"DownstreamFailure, got {a!r}"
                 )
         set_(self, "actions", actions)
         set_(self, "parameters", dict(self.parameters))
@@ -198,6 +224,8 @@ class Scenario:
                 f"({self.params.horizon_s:g}), got {self.output_every_s!r}"
             )
         set_(self, "output_every_s", every)
+        if not isinstance(self.feedback, bool):
+            raise ValueError(f"feedback must be True or False, got {self.feedback!r}")
 
     def with_(self, **changes) -> Scenario:
         """A copy with some fields changed (``dataclasses.replace``).
@@ -240,7 +268,14 @@ class Scenario:
         )
 
     def run(self, *, graph_cache: dict | None = None) -> Replay:
-        """Run the population model, then the service graph at every output interval.
+        """Run the population model and the service graph together over the day.
+
+        With :attr:`feedback` (the default) the two models are solved together: the
+        population model runs, the graph is evaluated at every output interval, the share of
+        sign-ins that fail in the sign-in service's hard dependencies goes back into the
+        population model (:class:`~outage_kit.storm.DownstreamFailure`), and the pair runs
+        again until that share no longer changes (see the module docstring). Without it the
+        graph only reports.
 
         Parameters
         ----------
@@ -254,72 +289,242 @@ class Scenario:
         Returns
         -------
         Replay
+
+        Raises
+        ------
+        RuntimeError
+            If the feedback has not settled after :data:`MAX_FEEDBACK_ROUNDS` rounds.
         """
-        params = self.params.with_(
-            actions=tuple(self.params.actions) + self.actions, output_every_s=self.output_every_s
-        )
-        storm = run_storm(params, check_conservation=True)
+        params = self.storm_params()
+        if graph_cache is not None and not isinstance(graph_cache, dict):
+            raise TypeError(f"graph_cache must be a dict or None, got {graph_cache!r}")
+        evaluate = _GraphEvaluator(self, params, graph_cache)
+        every = self.output_every_s
+        applied: np.ndarray | None = None
+        settled = 0  # rows before this one are final
+        tries: dict[int, int] = {}
+        rounds = 0
+        while True:
+            rounds += 1
+            run_params = params
+            if applied is not None and applied.any():
+                run_params = params.with_(
+                    actions=tuple(params.actions) + _failure_actions(applied, every)
+                )
+            storm = run_storm(run_params, check_conservation=True)
+            util, health, failure = evaluate(storm.timeseries)
+            if applied is None:
+                applied = np.zeros(len(failure))
+            if not self.feedback:
+                break
+            changed = np.flatnonzero(failure[settled:] != applied[settled:])
+            if changed.size == 0:
+                break
+            if rounds >= MAX_FEEDBACK_ROUNDS:
+                raise RuntimeError(
+                    f"{self.name}: the feedback between the population model and the service "
+                    f"graph did not settle in {MAX_FEEDBACK_ROUNDS} rounds"
+                )
+            # The first row whose share changed: rows before it are settled. From it on, the
+            # new share is assumed to last, and the next round checks where it stops.
+            i = settled + int(changed[0])
+            settled = i
+            tries[i] = tries.get(i, 0) + 1
+            if tries[i] > 2:
+                # The row flips between two shares (each one's load calls for the other):
+                # no share is consistent at this resolution; take the larger one and move on.
+                applied[i:] = max(failure[i], applied[i])
+                settled = i + 1
+            else:
+                applied[i:] = failure[i]
+        failure_applied = applied
         ts = storm.timeseries
-        model = services.GraphModel(
-            self.graph, client_policy=NoRetry(), client_timeout_s=params.timeout_s
-        )
-        base = services.baseline_client_rates(self.graph)
-        ours = [n for n in base if self.graph.nodes[n].get("stack") == self.stack]
-        normal_signins = params.population * params.churn_per_s
-        if normal_signins <= 0:
-            normal_signins = params.normal_signin_load_per_s
-        signin_scale = ts["admitted_per_s"].to_numpy() / normal_signins
-        connected = ts["connected_share"].to_numpy()
-        cache: dict[tuple, tuple[np.ndarray, list[str]]] = {}
-        ids = list(self.graph.nodes)
-        if graph_cache is not None:
-            if not isinstance(graph_cache, dict):
-                raise TypeError(f"graph_cache must be a dict or None, got {graph_cache!r}")
-            graph_id = _graph_identity(self.graph, self.stack, self.signin_service, params)
-        util = np.empty((len(ts), len(ids)))
-        health = np.empty((len(ts), len(ids)), dtype=object)
-        for i in range(len(ts)):
-            rates = dict(base)
-            for n in ours:
-                scale = signin_scale[i] if n == self.signin_service else connected[i]
-                rates[n] = base[n] * float(scale)
-            # Scales rounded to 1 % of the baseline: the graph is evaluated once per distinct
-            # load, which keeps the day to a few dozen evaluations.
-            key = tuple(round(rates[n] / base[n], 2) if base[n] > 0 else 0.0 for n in ours)
-            if key not in cache and graph_cache is not None:
-                shared_key = (graph_id, key)
-                if shared_key in graph_cache:
-                    cache[key] = graph_cache[shared_key]
-            if key not in cache:
-                rounded = {n: base[n] * k for n, k in zip(ours, key, strict=True)}
-                state = model.steady_state({**rates, **rounded})
-                table = state.nodes.set_index("id").loc[ids]
-                cache[key] = (table["utilisation"].to_numpy(float), list(table["health"]))
-                if graph_cache is not None:
-                    graph_cache[(graph_id, key)] = cache[key]
-            util[i], health[i] = cache[key]
-        start = self.start_utc
         frame = pd.DataFrame(
             {
-                "time_utc": start + pd.to_timedelta(ts["time_s"].to_numpy(), unit="s"),
+                "time_utc": self.start_utc + pd.to_timedelta(ts["time_s"].to_numpy(), unit="s"),
                 "time_s": ts["time_s"].to_numpy(),
-                "connected_share": connected,
+                "connected_share": ts["connected_share"].to_numpy(),
                 "signin_load_ratio": ts["load_ratio"].to_numpy(),
                 "signin_utilisation": ts["utilisation"].to_numpy(),
                 "goodput_per_s": ts["goodput_per_s"].to_numpy(),
                 "served_signins_per_s": ts["served_signins_per_s"].to_numpy(),
-                "signin_rate_ratio": signin_scale,
+                "signin_rate_ratio": evaluate.signin_scale(ts),
                 "connected": ts["connected"].to_numpy(),
                 "signing_in": ts["signing_in"].to_numpy(),
                 "backing_off": ts["backing_off"].to_numpy(),
                 "gave_up": ts["gave_up"].to_numpy(),
                 "partitioned": ts["partitioned"].to_numpy(),
+                "downstream_failure_share": failure_applied,
+                "failed_signins_per_s": ts["failed_per_s"].to_numpy(),
             }
         )
-        for j, n in enumerate(ids):
+        for j, n in enumerate(evaluate.ids):
             frame[f"{n}_utilisation"] = util[:, j]
             frame[f"{n}_health"] = health[:, j]
-        return Replay(self, frame, storm)
+        return Replay(
+            self,
+            frame,
+            storm,
+            feedback_rounds=rounds,
+            feedback_actions=_failure_actions(failure_applied, every),
+        )
+
+
+#: Most rounds :meth:`Scenario.run` takes to settle the feedback before it gives up.
+MAX_FEEDBACK_ROUNDS = 200
+
+
+def _failure_actions(shares: np.ndarray, every_s: float) -> tuple:
+    """:class:`DownstreamFailure` actions for a share per output interval (changes only)."""
+    actions = []
+    last = 0.0
+    for i, share in enumerate(shares):
+        if share != last:
+            actions.append(DownstreamFailure(i * every_s, float(share)))
+            last = float(share)
+    return tuple(actions)
+
+
+class _GraphEvaluator:
+    """The service graph's state at each output interval of a population-model run.
+
+    Loads are rounded to 1 % of the baseline, so the graph is evaluated once per distinct
+    load (a few dozen times a day); ``graph_cache`` keeps the states between runs.
+    """
+
+    def __init__(self, scenario: Scenario, params: StormParams, graph_cache: dict | None):
+        graph = scenario.graph
+        self.graph = graph
+        self.scenario = scenario
+        self.model = services.GraphModel(
+            graph, client_policy=NoRetry(), client_timeout_s=params.timeout_s
+        )
+        self.base = services.baseline_client_rates(graph)
+        self.ours = [n for n in self.base if graph.nodes[n].get("stack") == scenario.stack]
+        normal = params.population * params.churn_per_s
+        self.normal_signins = normal if normal > 0 else params.normal_signin_load_per_s
+        self.ids = list(graph.nodes)
+        self.hard = [
+            v
+            for _, v, attrs in graph.out_edges(scenario.signin_service, data=True)
+            if attrs.get("dependency") == "hard"
+        ]
+        self.cache: dict[tuple, tuple[np.ndarray, list[str], float]] = {}
+        self.shared = graph_cache
+        if graph_cache is not None:
+            self.graph_id = _graph_identity(graph, scenario.stack, scenario.signin_service, params)
+
+    def signin_scale(self, ts: pd.DataFrame) -> np.ndarray:
+        """The graph's sign-in rate over its baseline: sign-ins served over the churn."""
+        return ts["served_signins_per_s"].to_numpy() / self.normal_signins
+
+    def _state(self, key: tuple) -> tuple[np.ndarray, list[str], float]:
+        if key in self.cache:
+            return self.cache[key]
+        if self.shared is not None and (self.graph_id, key) in self.shared:
+            self.cache[key] = self.shared[(self.graph_id, key)]
+            return self.cache[key]
+        rates = dict(self.base)
+        rates.update({n: self.base[n] * k for n, k in zip(self.ours, key, strict=True)})
+        state = self.model.steady_state(rates)
+        table = state.nodes.set_index("id").loc[self.ids]
+        edges = state.edges
+        calls = edges[
+            (edges["caller"] == self.scenario.signin_service) & edges["callee"].isin(self.hard)
+        ]
+        ok = float(np.prod(1.0 - calls["call_failure_share"].to_numpy(float)))
+        failure = round(min(max(1.0 - ok, 0.0), 1.0), 2)
+        value = (table["utilisation"].to_numpy(float), list(table["health"]), failure)
+        self.cache[key] = value
+        if self.shared is not None:
+            self.shared[(self.graph_id, key)] = value
+        return value
+
+    def __call__(self, ts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Utilisation and health per row and service, and the sign-in path's failure share."""
+        signin = self.signin_scale(ts)
+        connected = ts["connected_share"].to_numpy()
+        util = np.empty((len(ts), len(self.ids)))
+        health = np.empty((len(ts), len(self.ids)), dtype=object)
+        failure = np.empty(len(ts))
+        for i in range(len(ts)):
+            # Scales rounded to 1 % of the baseline (entry points with no baseline get 0).
+            key = tuple(
+                round(float(signin[i] if n == self.scenario.signin_service else connected[i]), 2)
+                if self.base[n] > 0
+                else 0.0
+                for n in self.ours
+            )
+            util[i], health[i], failure[i] = self._state(key)
+        return util, health, failure
+
+
+def sign_in_path_limit(
+    scenario: Scenario, *, connected_share: float = 0.0, upper: float = 100.0
+) -> float:
+    """The largest sign-in rate (over the normal one) that the sign-in path still carries.
+
+    The service graph is evaluated as :meth:`Scenario.run` evaluates it, with the other entry
+    points of the stack at ``connected_share`` of their baseline, and the sign-in rate
+    (in steps of 0.01 of the normal rate) is searched by bisection for the last one at which
+    no sign-in fails in the sign-in service's hard dependencies. Above it the feedback of a
+    two-way replay fails sign-ins that the sign-in service completed.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    connected_share : float
+        Share of the clients signed in (the load of the other entry points), in [0, 1].
+    upper : float
+        Search up to this many times the normal rate (returned if the path carries it).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> s = skype_2015()
+    >>> sign_in_path_limit(s)
+    1.52
+    >>> rebalancing = s.actions[0].policy.admission.rate_per_s
+    >>> round(rebalancing / (s.params.population * s.params.churn_per_s), 2)
+    1.35
+    >>> sign_in_path_limit(s, connected_share=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: connected_share must lie between 0 and 1, got 2
+    """
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"scenario must be a Scenario, got {scenario!r}")
+    c = float(connected_share) if isinstance(connected_share, (int, float)) else math.nan
+    if not 0.0 <= c <= 1.0:
+        raise ValueError(f"connected_share must lie between 0 and 1, got {connected_share!r}")
+    top = float(upper) if isinstance(upper, (int, float)) else math.nan
+    if not (math.isfinite(top) and top > 0):
+        raise ValueError(f"upper must be a positive number, got {upper!r}")
+    evaluate = _GraphEvaluator(scenario, scenario.params, None)
+    signin = scenario.signin_service
+
+    def fails(hundredths: int) -> bool:
+        key = tuple(
+            (hundredths / 100 if n == signin else round(c, 2)) if evaluate.base[n] > 0 else 0.0
+            for n in evaluate.ours
+        )
+        return evaluate._state(key)[2] > 0.0
+
+    lo, hi = 0, int(round(top * 100))
+    if fails(lo):
+        return 0.0
+    if not fails(hi):
+        return hi / 100
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fails(mid):
+            hi = mid
+        else:
+            lo = mid
+    return lo / 100
 
 
 def _graph_identity(graph: nx.DiGraph, stack: str, signin_service: str, params) -> tuple:
@@ -363,8 +568,18 @@ class Replay:
         The population model's run (at the replay's resolution).
     """
 
-    def __init__(self, scenario: Scenario, frame: pd.DataFrame, storm: StormResult):
+    def __init__(
+        self,
+        scenario: Scenario,
+        frame: pd.DataFrame,
+        storm: StormResult,
+        *,
+        feedback_rounds: int = 1,
+        feedback_actions: tuple = (),
+    ):
         self.scenario = scenario
+        self.feedback_rounds = feedback_rounds
+        self.feedback_actions = tuple(feedback_actions)
         self.storm = storm
         self._ids = list(scenario.graph.nodes)
         self._ours = [
@@ -380,6 +595,24 @@ class Replay:
             f"Replay({self.scenario.name!r}, rows={len(self.timeseries)}, onset={onset}, "
             f"restoration={restored})"
         )
+
+    def storm_params(self, *, output_every_s: float | None = None) -> StormParams:
+        """The population model's parameters of this replay, the graph's feedback included.
+
+        :meth:`Scenario.storm_params` plus :attr:`feedback_actions` (the
+        :class:`~outage_kit.storm.DownstreamFailure` shares the graph settled on), so that a
+        run at another resolution (``output_every_s=1.0`` for per-second metrics) is the
+        same day as the replay.
+
+        Examples
+        --------
+        >>> r = skype_2015().run()
+        >>> fine = run_storm(r.storm_params(output_every_s=1.0)).timeseries
+        >>> bool(fine["connected"].iloc[36_000] == r.timeseries["connected"].iloc[120])
+        True
+        """
+        params = self.scenario.storm_params(output_every_s=output_every_s)
+        return params.with_(actions=tuple(params.actions) + self.feedback_actions)
 
     # ---- internals ---------------------------------------------------------------------------
 
@@ -510,6 +743,7 @@ def skype_2015(
     backoff: str = "immediate",
     output_every_s: float = 300.0,
     path=None,
+    feedback: bool = True,
 ) -> Scenario:
     """The 21 September 2015 outage of consumer Skype, from the parameter card.
 
@@ -518,9 +752,10 @@ def skype_2015(
     all assumed) with the push at the card's ``config_push_utc`` (assumed, 08:20). The
     recovery action, the record's "re-balanced the traffic load" (``recovery_action``,
     verified), is admission control (``recovery_model``, assumed) from ``rebalancing_utc``
-    (assumed, 23:10) at ``rebalancing_admission_share`` (assumed, 0.5) of the sign-in
-    capacity. The service graph is ``data/service_graph_*.csv``; the population stands for
-    its consumer stack.
+    (assumed, 22:25) at ``rebalancing_admission_share`` (assumed, 0.3) of the sign-in
+    capacity, which keeps sign-ins below the rate at which the graph's authentication
+    collapses. The service graph is ``data/service_graph_*.csv``; the population stands for
+    its consumer stack, and the two are coupled both ways (``feedback``).
 
     Parameters
     ----------
@@ -534,12 +769,17 @@ def skype_2015(
         Resolution of the replay in seconds (a multiple of 1 s).
     path : str or Path, optional
         Card to read instead of ``data/scenario_2015.csv``.
+    feedback : bool
+        True (the default): the graph's failures on the sign-in path go back into the
+        population model. False: one-way (the graph only reports).
 
     Examples
     --------
     >>> s = skype_2015()
     >>> s.start_utc, s.actions[0].time_s / 3600
-    (Timestamp('2015-09-21 00:00:00+0000', tz='UTC'), 23.166666666666668)
+    (Timestamp('2015-09-21 00:00:00+0000', tz='UTC'), 22.416666666666668)
+    >>> s.actions[0].policy.admission.rate_per_s
+    15000.0
     >>> skype_2015(recovery=False).actions
     ()
     >>> skype_2015(rebalancing_utc="yesterday-ish")
@@ -596,4 +836,5 @@ def skype_2015(
         stack="consumer",
         signin_service="sign_in",
         output_every_s=every,
+        feedback=feedback,
     )

@@ -106,6 +106,7 @@ __all__ = [
     "AddCapacity",
     "ConfigPush",
     "DelayFloor",
+    "DownstreamFailure",
     "NetworkPartition",
     "ServerPolicyAt",
     "StagedReadmission",
@@ -152,6 +153,7 @@ _COLUMNS = [
     "load_ratio",
     "utilisation",
     "capacity_per_s",
+    "failed_per_s",
 ]
 
 
@@ -397,6 +399,39 @@ class AddCapacity:
 
 
 @dataclass(frozen=True)
+class DownstreamFailure:
+    """From ``time_s`` on, ``share`` of the sign-ins served in time fail after service.
+
+    A sign-in calls other services (authentication, the contact list, presence); when one
+    of those calls fails, the sign-in service has done its work but the client is not
+    signed in. It hears so at once and retries like a client whose attempt timed out. The
+    service graph supplies this share when a scenario couples the two models
+    (:mod:`outage_kit.scenarios`); ``share=0`` lifts it.
+
+    Examples
+    --------
+    >>> DownstreamFailure(600.0, share=0.25)
+    DownstreamFailure(time_s=600.0, share=0.25)
+    >>> DownstreamFailure(600.0, share=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: DownstreamFailure share must lie between 0 and 1, got 1.5
+    """
+
+    time_s: float
+    share: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "time_s", _time("DownstreamFailure time_s", self.time_s))
+        v = _finite("DownstreamFailure share", self.share, low=0.0)
+        if v > 1.0:
+            raise ValueError(
+                f"DownstreamFailure share must lie between 0 and 1, got {self.share!r}"
+            )
+        object.__setattr__(self, "share", v)
+
+
+@dataclass(frozen=True)
 class StagedReadmission:
     """Let clients back in at a rate rising from ``start_rate_per_s`` to ``end_rate_per_s``.
 
@@ -469,7 +504,7 @@ class DelayFloor:
 
 
 Trigger = ConfigPush | NetworkPartition
-Action = ServerPolicyAt | AddCapacity | StagedReadmission
+Action = ServerPolicyAt | AddCapacity | StagedReadmission | DownstreamFailure
 
 
 @dataclass(frozen=True)
@@ -504,8 +539,8 @@ class StormParams:
         Sign-ins that may wait in the queue at most (>= 0); None: unbounded.
     server_policy : ServerPolicy
         The sign-in service's policy at the start.
-    actions : tuple of ServerPolicyAt, AddCapacity, StagedReadmission
-        Recovery actions at given times.
+    actions : tuple of ServerPolicyAt, AddCapacity, StagedReadmission, DownstreamFailure
+        Recovery actions at given times (and failures of the calls a sign-in makes).
     restart_after_s : float
         Mean time before a user whose client gave up tries again (> 0).
     horizon_s, dt_s, output_every_s : float
@@ -576,9 +611,12 @@ class StormParams:
         set_(self, "triggers", triggers)
         actions = tuple(self.actions)
         for a in actions:
-            if not isinstance(a, (ServerPolicyAt, AddCapacity, StagedReadmission)):
+            if not isinstance(
+                a, (ServerPolicyAt, AddCapacity, StagedReadmission, DownstreamFailure)
+            ):
                 raise TypeError(
-                    f"actions must be ServerPolicyAt, AddCapacity or StagedReadmission, got {a!r}"
+                    "actions must be ServerPolicyAt, AddCapacity, StagedReadmission or "
+                    f"DownstreamFailure, got {a!r}"
                 )
         set_(self, "actions", actions)
         retry = self.retry
@@ -776,7 +814,9 @@ class StormResult:
         ``admitted_per_s``, ``rejected_per_s``, ``served_signins_per_s`` (zombie work
         included), ``goodput_per_s`` (sign-ins that reconnected a client),
         ``dropped_per_s``, ``timeouts_per_s``, ``load_ratio`` (offered work over capacity),
-        ``utilisation`` (work done over capacity), ``capacity_per_s`` (sign-ins per second).
+        ``utilisation`` (work done over capacity), ``capacity_per_s`` (sign-ins per second),
+        ``failed_per_s`` (sign-ins served in time that failed after service, see
+        :class:`DownstreamFailure`; in ``served_signins_per_s`` but not in ``goodput_per_s``).
     params : StormParams
     accelerated : bool
         Whether the step loop ran compiled by numba.
@@ -944,6 +984,8 @@ def _events(params: StormParams, dt: float, n_steps: int):
         s = step_of(a.time_s)
         if isinstance(a, AddCapacity):
             rows.append((s, order, kern.EV_CAPACITY, a.factor, 0.0, 0.0))
+        elif isinstance(a, DownstreamFailure):
+            rows.append((s, order, kern.EV_FAIL, a.share, 0.0, 0.0))
         elif isinstance(a, ServerPolicyAt):
             rate, bound, drop = _server_settings(
                 a.policy, params.max_queue_length, params.timeout_s, dt
@@ -1122,6 +1164,7 @@ def _frame(out: np.ndarray, params: StormParams, every: int, dt: float) -> pd.Da
         "load_ratio": load,
         "utilisation": util,
         "capacity_per_s": capacity_work / span,
+        "failed_per_s": out[:, kern.C_FAILED] / span,
     }
     return pd.DataFrame({k: columns[k] for k in _COLUMNS})
 

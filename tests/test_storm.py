@@ -31,6 +31,7 @@ from outage_kit.simulation import Service, simulate
 from outage_kit.storm import (
     AddCapacity,
     ConfigPush,
+    DownstreamFailure,
     NetworkPartition,
     ServerPolicyAt,
     StagedReadmission,
@@ -56,6 +57,7 @@ RATE_COLUMNS = [
     "timeouts_per_s",
     "queue_length",
     "capacity_per_s",
+    "failed_per_s",
 ]
 
 
@@ -183,8 +185,10 @@ def storm_params(draw):
     actions = []
     for _ in range(draw(st.integers(0, 3))):
         t = draw(st.floats(0.0, horizon))
-        kind = draw(st.integers(0, 3))
-        if kind == 0:
+        kind = draw(st.integers(0, 4))
+        if kind == 4:
+            actions.append(DownstreamFailure(t, draw(st.floats(0.0, 1.0))))
+        elif kind == 0:
             actions.append(AddCapacity(t, draw(st.floats(0.1, 10.0))))
         elif kind == 1:
             rate = draw(st.one_of(st.none(), st.floats(1.0, 1e6)))
@@ -246,6 +250,8 @@ NUMBA_CASES = {
             ServerPolicyAt(1200.0, ServerPolicy(drop_expired=True)),
             AddCapacity(1500.0, 2.0),
             StagedReadmission(1800.0, 600.0, 0.0, 5000.0),
+            DownstreamFailure(900.0, 0.4),
+            DownstreamFailure(2400.0, 0.0),
         ),
         dt_s=2.0,
         horizon_s=3600.0,
@@ -535,3 +541,73 @@ def test_the_data_version_mix_gives_the_card_storm():
     b = storm.run_storm(per_version).timeseries
     np.testing.assert_allclose(a["connected_share"], b["connected_share"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(a["goodput_per_s"], b["goodput_per_s"], rtol=1e-9, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Sign-ins that fail after service (the service graph's feedback)
+# --------------------------------------------------------------------------------------------
+
+
+def test_downstream_failure_splits_served_signins_and_sends_clients_back():
+    """Served in time = connected (goodput) + failed after service; the failed ones retry."""
+    base = card_scaled(triggers=(), horizon_s=3600.0, output_every_s=60.0)
+    share = 0.25
+    failing = base.with_(actions=(DownstreamFailure(600.0, share), DownstreamFailure(1800.0, 0.0)))
+    plain = run_storm(base, check_conservation=True).timeseries
+    hurt = run_storm(failing, check_conservation=True)
+    ts = hurt.timeseries
+    assert hurt.conservation_error < 1e-9
+    during = (ts.time_s >= 600.0) & (ts.time_s < 1800.0)
+    # No trigger and no overload: nothing times out, so served work is either goodput or failed.
+    assert (ts.timeouts_per_s == 0).all()
+    np.testing.assert_allclose(
+        ts.served_signins_per_s, ts.goodput_per_s + ts.failed_per_s, rtol=1e-12, atol=1e-9
+    )
+    # Before and after the window the day is the same as without failures.
+    assert (ts.failed_per_s[~during] == 0).all()
+    pd.testing.assert_frame_equal(
+        ts[ts.time_s < 600.0].drop(columns="failed_per_s"),
+        plain[plain.time_s < 600.0].drop(columns="failed_per_s"),
+    )
+    # In the window each attempt fails with probability 0.25 and is retried at once, so the
+    # sign-in attempts per session that ends grow to 1 / (1 - 0.25) and goodput still keeps up
+    # with the churn (there is spare capacity).
+    steady = during & (ts.time_s >= 900.0)
+    np.testing.assert_allclose(
+        ts.failed_per_s[steady] / ts.served_signins_per_s[steady], share, rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        ts.offered_signins_per_s[steady] / plain.offered_signins_per_s[steady],
+        1.0 / (1.0 - share),
+        rtol=1e-3,
+    )
+    np.testing.assert_allclose(ts.goodput_per_s[steady], plain.goodput_per_s[steady], rtol=1e-3)
+
+
+def test_every_signin_failing_keeps_everyone_out():
+    params = card_scaled(horizon_s=3600.0, output_every_s=60.0)
+    result = run_storm(
+        params.with_(actions=(DownstreamFailure(0.0, 1.0),)), check_conservation=True
+    )
+    ts = result.timeseries
+    assert result.conservation_error < 1e-9
+    assert (ts.goodput_per_s == 0).all()
+    # Sessions end and nobody gets back in: the connected count only falls.
+    assert (np.diff(ts.connected.to_numpy()) < 0).all()
+    assert ts.connected_share.iloc[-1] < 0.5
+
+
+def test_a_zero_share_changes_nothing():
+    params = card_scaled(horizon_s=3600.0, output_every_s=60.0)
+    plain = run_storm(params).timeseries
+    zero = run_storm(params.with_(actions=(DownstreamFailure(300.0, 0.0),))).timeseries
+    pd.testing.assert_frame_equal(plain, zero, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    ("share", "error"),
+    [(-0.1, ValueError), (1.01, ValueError), (float("nan"), ValueError), ("half", TypeError)],
+)
+def test_downstream_failure_share_is_checked(share, error):
+    with pytest.raises(error, match="DownstreamFailure share"):
+        DownstreamFailure(0.0, share)
