@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from outage_kit import data
 from outage_kit.charts import HEALTH_COLOURS, PALETTE, rounded
 from outage_kit.mitigations import BASELINE_ROW
 from outage_kit.scenarios import Replay
@@ -28,6 +29,11 @@ DEFENDED_COLOUR = PALETTE[0]
 OUTAGE_BAND_COLOUR = "#F5CBB0"
 _HOUR_VALUES = list(range(0, 25, 3))
 _HOUR_TITLE = "hour of 21 September 2015 (UTC)"
+
+
+def _rebalancing() -> str:
+    """The card's rebalancing time as the subtitles name it, e.g. ``"22:25"``."""
+    return f"{data.parameter('rebalancing_utc'):%H:%M}"
 
 
 def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -188,7 +194,8 @@ missing ['outage_min'] (it has ['name', 'cost_engineer_weeks'])
         height=alt.Step(26),
         title=alt.Title(
             "The scorecard: how long users go without service, and what each defence costs",
-            subtitle="Every run keeps the 23:10 rebalancing. Costs are assumed teaching figures",
+            subtitle=f"Every run keeps the {_rebalancing()} rebalancing. Costs are assumed "
+            "teaching figures",
         ),
     )
 
@@ -497,8 +504,8 @@ def breaking_point_chart(grid: pd.DataFrame, *, target_outage_min: float = 60) -
         height=alt.Step(30),
         title=alt.Title(
             "Where each defence breaks as the trigger grows",
-            subtitle=f"Each defence alone, with the 23:10 rebalancing. Outlined: the largest "
-            f"share up to which it kept the outage within {target:g} min",
+            subtitle=f"Each defence alone, with the {_rebalancing()} rebalancing. Outlined: "
+            f"the largest share up to which it kept the outage within {target:g} min",
         ),
     )
 
@@ -631,7 +638,7 @@ def mitigation_panel_chart(
     return body.add_params(*params).properties(
         title=alt.Title(
             "The day, with and without your defences",
-            subtitle="Shaded: sign-in overloaded in your run. Every run keeps the 23:10 "
-            "rebalancing",
+            subtitle="Shaded: sign-in overloaded in your run. Every run keeps the "
+            f"{_rebalancing()} rebalancing",
         ),
     )

@@ -2,7 +2,7 @@
 
 Same pattern as :mod:`outage_kit.exercises`: every expected value is computed from
 :mod:`outage_kit.mitigations` each time (and kept for the session), and ``None`` (an answer
-cell not yet filled in) gives a "no answer yet" verdict. Every run keeps the operators' 23:10
+cell not yet filled in) gives a "no answer yet" verdict. Every run keeps the operators'
 rebalancing, as the lesson's scorecard does.
 """
 
@@ -18,8 +18,9 @@ from outage_kit.mitigation_widgets import MENU, TARGET_OUTAGE_MIN
 from outage_kit.scenarios import skype_2015
 
 #: Exercise 8.2 (the challenge): the longest acceptable outage, in minutes. At a looser target
-#: one cheap server-side defence wins (it ends the storm within minutes); at this one the search
-#: has to find what keeps the storm from starting at all.
+#: one cheap server-side defence wins (admission control at the rate the path behind sign-in
+#: carries, which lets everyone back in within the hour); at this one the search has to find
+#: what keeps the storm from starting at all.
 CHALLENGE_TARGET_MIN = 10.0
 #: Exercise 8.3: the defence whose breaking point the student reads off the map (a name of
 #: :data:`outage_kit.mitigations.DEFAULT_SINGLE_DEFENCES`).
@@ -31,7 +32,7 @@ KINDS = {
     "backoff": "a client-side change that spaces reconnects out",
     "retry budget": "a client-side change that spaces reconnects out",
     "circuit breaker": "a client-side change that spaces reconnects out",
-    "admission control 0.5": "a defence that limits the work let in at the door",
+    "admission control 0.3": "a defence that limits the work let in at the door",
     "drop expired": "a defence that removes the wasted work",
     "bounded queue 10 s": "a defence that removes the wasted work",
     "capacity ×2": "more capacity",
@@ -44,13 +45,16 @@ _WHY_NOT = {
     "does not see failing; check its run.",
     "a client-side change that spaces reconnects out": "slower or spaced-out reconnects still "
     "queue behind work whose clients have already gone; check the scorecard's outage for it.",
-    "a defence that limits the work let in at the door": "check its run: does the limit leave "
-    "room for the queue to drain within the timeout?",
-    "a defence that removes the wasted work": "check its run on the scorecard.",
-    "more capacity": "twice the capacity still serves a queue of expired work first, so the "
-    "storm sustains itself; check its outage.",
+    "a defence that limits the work let in at the door": "check its run: is the limit below "
+    "what the sign-in path behind the door carries (scenarios.sign_in_path_limit)?",
+    "a defence that removes the wasted work": "without wasted work the sign-in service serves "
+    "flat out; compare that rate with what the path behind it carries "
+    "(scenarios.sign_in_path_limit), and look at downstream_failure_share in its run.",
+    "more capacity": "a wider sign-in service serves more sign-ins into the same shared "
+    "services behind it; check its outage and its downstream_failure_share.",
     "an isolation of the shared services": "bulkheads keep the other services up for those "
-    "signed in, but they do not change the sign-in storm itself.",
+    "signed in, but sign-in's own pools are smaller than the whole services were; check its "
+    "outage.",
 }
 
 
@@ -128,9 +132,10 @@ def alone_enough(answer: object) -> Verdict:
     if chosen == expected:
         return Verdict(
             True,
-            "each of them keeps the storm from starting, limits what sign-in lets in, or stops "
-            "it spending its capacity on attempts whose clients have given up. The others "
-            "leave the queue full of such work.",
+            "each of them keeps the storm from starting, or lets sign-ins in no faster than "
+            "the path behind the sign-in service can answer them. The others either leave "
+            "the queue full of work for clients that have gone, or serve sign-ins faster than "
+            "authentication can take them, so that those sign-ins fail behind the door.",
         )
     extra = sorted(chosen - expected, key=list(MENU).index)
     if extra:
@@ -252,8 +257,9 @@ def cheapest_set(answer: object) -> Verdict:
         return Verdict(
             True,
             f"an outage of {outage:g} min for {price:g} engineer-weeks, and no set of the "
-            "candidates meets the target for less. The cheap server-side defences end the "
-            "storm quickly but cannot stop it starting.",
+            "candidates meets the target for less. The server-side defences that work at all "
+            "let clients back in at a rate the path can take, which takes longer than the "
+            "target; only keeping the storm from starting meets it.",
         )
     if meets:
         return Verdict(
@@ -273,9 +279,9 @@ def cheapest_set(answer: object) -> Verdict:
         )
     return Verdict(
         False,
-        f"{detail}. Cheap server-side defences end the storm within minutes, but the outage "
-        "counts from the moment sign-in first overloads or clients go offline. What would "
-        "keep the storm from starting?",
+        f"{detail}. A server-side defence that works lets clients back in no faster than "
+        "the path behind sign-in carries, and the outage counts every minute clients are "
+        "offline. What would keep the storm from starting?",
     )
 
 

@@ -6,12 +6,13 @@ returns the chart params and a readout that compares the run with the 2015 basel
 it directly); :class:`MitigationsPanel` owns one toggle button per defence and sets the params
 of an offline ``alt.JupyterChart`` (:func:`outage_kit.mitigation_charts.mitigation_panel_chart`).
 
-Every run keeps the operators' 23:10 rebalancing, as :func:`outage_kit.mitigations.scorecard`
-does by default: the question is whether a defence would have prevented or shortened the
-outage. The service graph's states are kept between runs in a module-level cache (as
-:func:`outage_kit.mitigations.score` does for its own runs), so after the first few runs a
-toggle costs the population model and a few graph look-ups, not a full graph evaluation; and
-each set's numbers are kept, so going back to a set already seen costs next to nothing.
+Every run keeps the operators' rebalancing (the card's time and share), as
+:func:`outage_kit.mitigations.scorecard` does by default: the question is whether a defence
+would have prevented or shortened the outage. The service graph's states are kept between runs
+in a module-level cache (as :func:`outage_kit.mitigations.score` does for its own runs), so
+after the first few runs a toggle costs the population model and a few graph look-ups, not a
+full graph evaluation; and each set's numbers are kept, so going back to a set already seen
+costs next to nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ MENU: dict[str, m.Defence] = {
     "backoff": m.ClientBackoff(),
     "retry budget": m.RetryBudget(),
     "circuit breaker": m.CircuitBreaker(),
-    "admission control 0.5": m.AdmissionControl(rate_share=0.5),
+    "admission control 0.3": m.AdmissionControl(rate_share=0.3),
     "drop expired": m.DropExpired(),
     "bounded queue 10 s": m.BoundedQueue(max_wait_s=10.0),
     "capacity ×2": m.CapacityHeadroom(factor=2.0),
@@ -81,17 +82,17 @@ def _base() -> scenarios.Scenario:
 
 
 def menu_run(selected: Iterable[str] = ()) -> scenarios.Replay:
-    """The 2015 replay (23:10 rebalancing kept) with the named defences of :data:`MENU`.
+    """The 2015 replay (rebalancing kept) with the named defences of :data:`MENU`.
 
     Examples
     --------
-    >>> menu_run(("drop expired",)).restoration_utc()
-    Timestamp('2015-09-21 08:35:00+0000', tz='UTC')
+    >>> menu_run(("admission control 0.3",)).restoration_utc()
+    Timestamp('2015-09-21 09:05:00+0000', tz='UTC')
     >>> menu_run(("bulkheads", "magic"))
     Traceback (most recent call last):
     ...
     ValueError: unknown defence 'magic'; choose from ['staged rollout', 'backoff', \
-'retry budget', 'circuit breaker', 'admission control 0.5', 'drop expired', \
+'retry budget', 'circuit breaker', 'admission control 0.3', 'drop expired', \
 'bounded queue 10 s', 'capacity ×2', 'bulkheads']
     """
     return _run(_names(selected))
@@ -203,16 +204,16 @@ def mitigation_state(selected: tuple[str, ...] = ()) -> dict[str, Any]:
 
     Examples
     --------
-    >>> state = mitigation_state(("drop expired",))
+    >>> state = mitigation_state(("admission control 0.3",))
     >>> state["scores"]["outage_min"], state["baseline"]["outage_min"]
-    (15.0, 930.0)
-    >>> len(state["params"]["defended"]), state["params"]["outage_start_h"]
-    (288, 8.333333)
+    (37.7, 930.0)
+    >>> len(state["params"]["defended"]), state["params"]["outage_start_h"]  # never overloads
+    (288, -1.0)
     >>> mitigation_state(("prayer",))
     Traceback (most recent call last):
     ...
     ValueError: unknown defence 'prayer'; choose from ['staged rollout', 'backoff', \
-'retry budget', 'circuit breaker', 'admission control 0.5', 'drop expired', \
+'retry budget', 'circuit breaker', 'admission control 0.3', 'drop expired', \
 'bounded queue 10 s', 'capacity ×2', 'bulkheads']
     """
     names = _names(selected)
@@ -272,9 +273,9 @@ class MitigationsPanel(Panel):
     >>> panel = MitigationsPanel()
     >>> panel.chart.params.outage_start_h < 9 < panel.chart.params.outage_end_h
     True
-    >>> panel.toggles["drop expired"].value = True
-    >>> panel.chart.params.outage_end_h < 9
-    True
+    >>> panel.toggles["admission control 0.3"].value = True
+    >>> panel.chart.params.outage_start_h  # sign-in never overloads
+    -1.0
     """
 
     def __init__(self, selected: tuple[str, ...] = ()) -> None:

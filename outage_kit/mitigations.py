@@ -25,17 +25,22 @@ defence                   what it changes                                       
                           service
 ========================  ==========================================================  ===========
 
-The population model (:mod:`outage_kit.storm`) drives the service graph one way
-(:mod:`outage_kit.scenarios`), so a defence of the graph alone (bulkheads) cannot shorten the
-storm; it shows in which services are overloaded and in the user-minutes without service
-(signed-in users keep messaging).
+The population model (:mod:`outage_kit.storm`) and the service graph are coupled both ways
+(:mod:`outage_kit.scenarios`): the graph sees the sign-ins the sign-in service serves, and the
+share of them that fail behind it (authentication, the contact list, presence) goes back into
+the population model as clients that must retry. A defence at the door is therefore judged
+against the path behind it too: a sign-in service that serves faster than authentication can
+answer (:func:`~outage_kit.scenarios.sign_in_path_limit`, 1.52 times the normal sign-in rate
+for the card) completes sign-ins that fail anyway, and the storm goes on. A defence of the
+graph alone (bulkheads) changes which services are overloaded and the user-minutes without
+service (signed-in users keep messaging), and, through the feedback, where the path breaks.
 
 Recovery
 --------
 The question a student asks is "would this defence have prevented or shortened the outage?".
-The operators' rebalancing at 23:10 (the card's ``rebalancing_utc``, modelled as admission
-control) is therefore kept in the baseline and in every defended run by default;
-``recovery=False`` (:func:`scorecard`, :func:`cheapest_defences`,
+The operators' rebalancing (the card's ``rebalancing_utc``, 22:25 UTC, modelled as admission
+control at ``rebalancing_admission_share`` of capacity) is therefore kept in the baseline and
+in every defended run by default; ``recovery=False`` (:func:`scorecard`, :func:`cheapest_defences`,
 :func:`defence_breaking_point`) removes it, to see whether a defence alone gets the service
 out. A defence that acts on the sign-in service's policy (admission control, dropping
 expired work, a queue-wait bound) stays on when the rebalancing replaces that policy: it is
@@ -75,8 +80,12 @@ the 2015 baseline (its first row). Every metric's unit is in its name; values ar
     Sign-ins completed within their client's timeout (clients reconnected), over the run.
 ``zombie_signins``
     Sign-ins completed for clients that had already timed out (wasted work), over the run.
+``failed_signins``
+    Sign-ins completed in time that failed behind the sign-in service (a hard dependency
+    failed, the service graph's feedback), over the run; their clients retry.
 ``served_signins``
-    Every sign-in the service completed (``goodput_signins + zombie_signins``).
+    Every sign-in the service completed (``goodput_signins + zombie_signins +
+    failed_signins``).
 ``time_to_recover_min``
     Minutes from the first trigger until the connected share is back (99 % of its value
     before the trigger) for good: :func:`~outage_kit.metastability.recovery_time_s` at the model's
@@ -109,7 +118,7 @@ Examples
 >>> s = apply_all(skype_2015(), [DropExpired(), AdmissionControl(rate_share=0.5)])
 >>> s.params.server_policy.drop_expired, s.params.server_policy.admission.rate_per_s
 (True, 25000.0)
->>> s.actions[0].policy.drop_expired  # the 23:10 rebalancing keeps the defence on
+>>> s.actions[0].policy.drop_expired  # the rebalancing keeps the defence on
 True
 >>> apply_all(skype_2015(), [ClientBackoff(), ClientBackoff(cap_s=60.0)])
 Traceback (most recent call last):
@@ -137,7 +146,7 @@ from outage_kit import data, services
 from outage_kit import policies as pol
 from outage_kit.metastability import recovery_time_s
 from outage_kit.rollout import DETECTION_DELAY_S, HALT_THRESHOLD, WAVE_INTERVAL_S
-from outage_kit.scenarios import _DOWN, Replay, Scenario, skype_2015
+from outage_kit.scenarios import _DOWN, Replay, Scenario, sign_in_path_limit, skype_2015
 from outage_kit.storm import (
     ConfigPush,
     DelayFloor,
@@ -172,6 +181,7 @@ __all__ = [
     "clear_graph_cache",
     "cost",
     "defence_breaking_point",
+    "door_and_path",
     "graph_cache",
     "load_mitigation_costs",
     "parse_defence",
@@ -846,10 +856,11 @@ class CapacityHeadroom(Defence):
     Models: in the population model the sign-in capacity and the queue bound (120 s of
     capacity) are multiplied by ``factor``, and so is every admission rate of the scenario
     (starting policy, :class:`~outage_kit.storm.ServerPolicyAt`,
-    :class:`~outage_kit.storm.StagedReadmission`), which are shares of capacity: the 23:10
-    rebalancing still admits half of the (larger) capacity. In the service graph the sign-in
-    service and the services only its requests reach (authentication, client configuration;
-    with :class:`Bulkheads`, its own pools) get ``factor`` times their workers (rounded).
+    :class:`~outage_kit.storm.StagedReadmission`), which are shares of capacity: the
+    rebalancing still admits the card's share of the (larger) capacity. In the service graph
+    the sign-in service and the services only its requests reach (authentication, client
+    configuration; with :class:`Bulkheads`, its own pools) get ``factor`` times their
+    workers (rounded).
     Costed per unit of extra capacity: ``factor - 1``.
 
     Approximates: shared services (presence, contacts, messaging) keep their size, so more
@@ -924,8 +935,10 @@ class Bulkheads(Defence):
     they share with other entry points (presence, contacts, messaging, ...), sized for their
     share of the baseline load. Sign-in's overload then stays in sign-in's pools: presence,
     messaging and contacts keep serving the users who are signed in. The population model is
-    unchanged (the graph does not feed back into it), so this shows in the services
-    overloaded and in ``user_min_unserved``, not in the storm. Costed per isolated entry point.
+    unchanged; through the feedback, the pools change how many sign-ins the path carries
+    (:func:`~outage_kit.scenarios.sign_in_path_limit`: the card's 1.52 becomes 1.35, since
+    sign-in's share of the account store is smaller than the whole store), and they show in
+    the services overloaded and in ``user_min_unserved``. Costed per isolated entry point.
 
     Approximates: a fixed partition of workers (no borrowing between pools).
 
@@ -1186,6 +1199,7 @@ METRICS: tuple[str, ...] = (
     "peak_load_ratio",
     "goodput_signins",
     "zombie_signins",
+    "failed_signins",
     "served_signins",
     "time_to_recover_min",
     "n_services_overloaded",
@@ -1270,10 +1284,12 @@ def score(
     run : Scenario or Replay
         A scenario (run here) or a replay already run.
     metrics : sequence of str, optional
-        Metrics to compute (default: all of :data:`METRICS`, in that order). If none of them
-        needs the service graph (``user_min_lost``, ``peak_load_ratio``, ``goodput_signins``,
-        ``zombie_signins``, ``served_signins``, ``time_to_recover_min``), a scenario is run
-        through the population model only.
+        Metrics to compute (default: all of :data:`METRICS`, in that order). A scenario with
+        ``feedback`` is always run with the service graph (the graph changes the day); without
+        it, and if none of the metrics needs the graph (``user_min_lost``,
+        ``peak_load_ratio``, ``goodput_signins``, ``zombie_signins``, ``failed_signins``,
+        ``served_signins``, ``time_to_recover_min``), it is run through the population model
+        only.
     cache : bool
         Keep the graph's states between runs (the numbers are the same either way).
 
@@ -1288,7 +1304,7 @@ def score(
     >>> from outage_kit.scenarios import skype_2015
     >>> m = score(skype_2015(), metrics=["user_min_lost", "time_to_recover_min"])
     >>> round(m["user_min_lost"] / 1e9, 2), round(m["time_to_recover_min"], 2)
-    (34.89, 928.13)
+    (33.83, 929.28)
     """
     names = _metrics(metrics)
     if isinstance(run, Replay):
@@ -1307,10 +1323,12 @@ def score(
     span = np.diff(np.append(ts["time_s"].to_numpy(), end))
     served_i = ts["served_signins_per_s"].to_numpy() * span
     good_i = ts["goodput_per_s"].to_numpy() * span
+    failed_i = ts["failed_per_s"].to_numpy() * span
     values: dict[str, Any] = {
         "peak_load_ratio": float(ts["load_ratio"].max()),
         "goodput_signins": float(good_i.sum()),
-        "zombie_signins": float(np.maximum(served_i - good_i, 0.0).sum()),
+        "zombie_signins": float(np.maximum(served_i - good_i - failed_i, 0.0).sum()),
+        "failed_signins": float(failed_i.sum()),
         "served_signins": float(served_i.sum()),
     }
     connected = None
@@ -1486,7 +1504,7 @@ def scorecard(
     base : Scenario, optional
         The scenario every row starts from (default: ``skype_2015(recovery=recovery)``).
     recovery : bool, optional
-        With the default base: keep the operators' 23:10 rebalancing (True, the default) or
+        With the default base: keep the operators' rebalancing (True, the default) or
         not (False: does the defence alone get the service out?). Not with ``base``.
     metrics : sequence of str, optional
         Metrics to compute (default: all; see :func:`score`).
@@ -1501,11 +1519,11 @@ def scorecard(
     Examples
     --------
     >>> card = scorecard({"drop expired work": [DropExpired()]},
-    ...                  metrics=["outage_min", "zombie_signins"])
-    >>> card[["name", "cost_engineer_weeks", "outage_min", "zombie_signins"]]
-                    name  cost_engineer_weeks  outage_min  zombie_signins
-    0    baseline (2015)                  0.0       930.0    2.630841e+09
-    1  drop expired work                  2.0        15.0    0.000000e+00
+    ...                  metrics=["outage_min", "zombie_signins", "failed_signins"])
+    >>> card[["name", "outage_min", "zombie_signins", "failed_signins"]]
+                    name  outage_min  zombie_signins  failed_signins
+    0    baseline (2015)       930.0    2.494428e+09    3.079108e+06
+    1  drop expired work       930.0    0.000000e+00    2.492457e+09
     """
     scenario = _base_for(base, recovery)
     if not isinstance(rows, Mapping):
@@ -1527,6 +1545,71 @@ def scorecard(
                 "defences": _labels(defences),
                 "cost_engineer_weeks": cost(defences),
                 **score(defended, metrics=names),
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def door_and_path(
+    rows: Mapping[str, Sequence[Defence]],
+    base: Scenario | None = None,
+) -> pd.DataFrame:
+    """How fast the sign-in service served at its busiest, against what the path behind it carries.
+
+    For each set of defences the 2015 replay (two-way, rebalancing kept, unless ``base`` says
+    otherwise) is run once. Its busiest 5 minutes after the push give the sign-ins served per
+    second, over the normal sign-in rate (the door); the sign-in path's limit
+    (:func:`~outage_kit.scenarios.sign_in_path_limit`) at that moment's connected share gives
+    what the path carries (the path). Sign-ins fail behind the door whenever the door serves
+    more than the path carries, and then the storm cannot drain.
+
+    Parameters
+    ----------
+    rows : mapping
+        Row name -> the defences of that row (a list, possibly empty).
+    base : Scenario, optional
+        The scenario every row starts from (default: ``skype_2015()``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per set: ``name``, ``defences``, ``cost_engineer_weeks``,
+        ``peak_served_ratio``, ``path_limit_ratio``, ``failing_min`` (minutes during which
+        sign-ins failed behind the door), ``outage_min`` (:func:`score`).
+
+    Examples
+    --------
+    >>> t = door_and_path({"none": [], "admission 0.3": [AdmissionControl(rate_share=0.3)]})
+    >>> t[["name", "peak_served_ratio", "path_limit_ratio", "failing_min", "outage_min"]]
+                name  peak_served_ratio  path_limit_ratio  failing_min  outage_min
+    0           none               4.50              1.52        850.0       930.0
+    1  admission 0.3               1.35              1.52          0.0        37.7
+    """
+    scenario = _base_for(base, None)
+    if not isinstance(rows, Mapping):
+        raise TypeError(f"rows must be a mapping of row name -> list of defences, got {rows!r}")
+    records = []
+    for name, defences in rows.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"row names must be non-empty strings, got {name!r}")
+        defences = [defences] if isinstance(defences, Defence) else list(defences)
+        defended = apply_all(scenario, defences)
+        replay = defended.run(graph_cache=graph_cache())
+        ts = replay.timeseries
+        push = min((t.time_s for t in defended.params.triggers), default=0.0)
+        after = ts[ts["time_s"] >= push - 1e-9]
+        busiest = after.loc[after["signin_rate_ratio"].idxmax()]
+        limit = sign_in_path_limit(defended, connected_share=float(busiest["connected_share"]))
+        failing = float((ts["downstream_failure_share"] > 0).sum() * defended.output_every_s / 60)
+        records.append(
+            {
+                "name": name,
+                "defences": _labels(defences),
+                "cost_engineer_weeks": cost(defences),
+                "peak_served_ratio": round(float(busiest["signin_rate_ratio"]), 2),
+                "path_limit_ratio": limit,
+                "failing_min": failing,
+                "outage_min": score(replay, metrics=["outage_min"])["outage_min"],
             }
         )
     return pd.DataFrame(records)
@@ -1559,7 +1642,7 @@ def score_combination(
     Parameters
     ----------
     recovery : bool
-        Keep the operators' 23:10 rebalancing.
+        Keep the operators' rebalancing.
     affected_share : float, optional
         Share of clients the push knocks off (default: the card's 0.4).
     metrics : sequence of str or None
@@ -1576,7 +1659,7 @@ def score_combination(
     --------
     >>> r = score_combination(server="DropExpired()", client=None)
     >>> r["defences"], r["cost_engineer_weeks"], r["outage_min"]
-    ('drop expired work', 2.0, 15.0)
+    ('drop expired work', 2.0, 930.0)
     """
     if not isinstance(recovery, bool):
         raise ValueError(f"recovery must be True or False, got {recovery!r}")
@@ -1605,7 +1688,7 @@ def _sweep(fn: Callable[..., dict], tasks: list[dict], **options) -> pd.DataFram
 DEFAULT_CANDIDATES: dict[str, tuple[Defence | None, ...]] = {
     "rollout": (None, StagedRollout(waves=(0.01, 0.1, 0.5, 1.0), interval_s=WAVE_INTERVAL_S)),
     "backoff": (None, ClientBackoff()),
-    "admission": (None, AdmissionControl(rate_share=0.7), AdmissionControl(rate_share=0.5)),
+    "admission": (None, AdmissionControl(rate_share=0.5), AdmissionControl(rate_share=0.3)),
     "stale_work": (None, BoundedQueue(max_wait_s=10.0), DropExpired()),
     "capacity": (None, CapacityHeadroom(factor=2.0)),
 }
@@ -1684,7 +1767,7 @@ def cheapest_defences(
         Group name -> options (defences or ``None``); default :data:`DEFAULT_CANDIDATES`
         (72 combinations).
     recovery : bool
-        Keep the operators' 23:10 rebalancing (default) or not.
+        Keep the operators' rebalancing (default) or not.
     executor, max_workers, progress
         How to run the combinations: ``"serial"``, ``"processes"`` or a
         ``concurrent.futures.Executor`` (see :func:`outage_kit.sweeps.sweep`).
@@ -1695,10 +1778,10 @@ def cheapest_defences(
 
     Examples
     --------
-    >>> found = cheapest_defences(30.0, {"server": [None, DropExpired(), BoundedQueue(10.0)],
-    ...                                  "admission": [None, AdmissionControl(0.5)]})
+    >>> found = cheapest_defences(60.0, {"server": [None, DropExpired(), BoundedQueue(10.0)],
+    ...                                  "admission": [None, AdmissionControl(0.3)]})
     >>> [d.label for d in found.defences], found.cost_engineer_weeks, found.outage_min
-    (['queue wait bound 10 s'], 1.0, 15.0)
+    (['admission control at 0.3 x capacity'], 2.0, 37.7)
     """
     target = _number("target_outage_min", target_outage_min, low=0.0)
     groups = _check_candidates(DEFAULT_CANDIDATES if candidates is None else candidates)
@@ -1756,7 +1839,7 @@ DEFAULT_SINGLE_DEFENCES: dict[str, Defence] = {
     "client backoff": ClientBackoff(),
     "retry budget": RetryBudget(),
     "circuit breaker": CircuitBreaker(),
-    "admission control": AdmissionControl(rate_share=0.5),
+    "admission control": AdmissionControl(rate_share=0.3),
     "drop expired": DropExpired(),
     "bounded queue": BoundedQueue(max_wait_s=10.0),
     "capacity x2": CapacityHeadroom(factor=2.0),
@@ -1805,15 +1888,15 @@ def defence_breaking_point(
     Examples
     --------
     >>> grid = defence_breaking_point(60.0, shares=[0.0, 0.01, 0.4],
-    ...                               defences={"drop expired": DropExpired()})
+    ...                               defences={"admission 0.3": AdmissionControl(0.3)})
     >>> grid[["defence", "affected_share", "outage_min", "breaking_point_share"]]
-           defence  affected_share  outage_min  breaking_point_share
-    0   no defence            0.00         0.0                  0.01
-    1   no defence            0.01         0.0                  0.01
-    2   no defence            0.40       930.0                  0.01
-    3 drop expired            0.00         0.0                  0.40
-    4 drop expired            0.01         0.0                  0.40
-    5 drop expired            0.40        15.0                  0.40
+             defence  affected_share  outage_min  breaking_point_share
+    0     no defence            0.00         0.0                  0.01
+    1     no defence            0.01         0.0                  0.01
+    2     no defence            0.40       930.0                  0.01
+    3  admission 0.3            0.00         0.0                  0.40
+    4  admission 0.3            0.01         0.0                  0.40
+    5  admission 0.3            0.40        37.7                  0.40
     """
     target = _number("target_outage_min", target_outage_min, low=0.0)
     if isinstance(shares, (str, bytes)) or not isinstance(shares, (Sequence, np.ndarray)):

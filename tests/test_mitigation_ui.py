@@ -35,7 +35,10 @@ def _grid():
     return m.defence_breaking_point(
         60.0,
         shares=[0.0, 0.01, 0.1, 0.4],
-        defences={"drop expired": m.DropExpired(), "capacity x2": m.CapacityHeadroom(2.0)},
+        defences={
+            "admission control 0.3": m.AdmissionControl(0.3),
+            "capacity x2": m.CapacityHeadroom(2.0),
+        },
         progress=False,
     )
 
@@ -143,9 +146,9 @@ def test_breaking_point_chart_marks_every_defence():
     points = grid.groupby("defence")["breaking_point_share"].first()
     for row in marks:
         assert row["breaking_point_share"] == pytest.approx(points[row["defence"]])
-    # the baseline fails at 10 %, capacity x2 too; dropping expired work holds everywhere
+    # the baseline fails at 10 %, capacity x2 too; admission control at 0.3 holds everywhere
     label = {r["defence"]: r["label"] for r in marks}
-    assert label["drop expired"] == "holds at every share"
+    assert label["admission control 0.3"] == "holds at every share"
     assert label["no defence"].startswith("holds up to")
     # share 0 cannot sit on a log axis: every drawn square has a positive share
     cells = next(d for d in _datasets(spec) if d and "verdict" in d[0])
@@ -185,7 +188,7 @@ def test_menu_matches_the_package_defences():
     assert list(mitigation_widgets.MENU.values()) == list(m.DEFAULT_SINGLE_DEFENCES.values())
     options = [o for group in m.DEFAULT_CANDIDATES.values() for o in group if o is not None]
     in_candidates = [d for d in mitigation_widgets.MENU.values() if d in options]
-    assert len(in_candidates) == 6  # rollout, backoff, admission 0.5, bounded queue, drop, x2
+    assert len(in_candidates) == 6  # rollout, backoff, admission 0.3, bounded queue, drop, x2
 
 
 # --------------------------------------------------------------------------- the state
@@ -203,23 +206,26 @@ def test_nothing_selected_is_the_baseline():
         assert state["baseline"][metric] == pytest.approx(card[metric].iloc[0])
 
 
-def test_dropping_expired_work_shortens_the_outage_in_the_readout():
-    state = mitigation_widgets.mitigation_state(("drop expired",))
+def test_admission_control_shortens_the_outage_in_the_readout():
+    state = mitigation_widgets.mitigation_state(("admission control 0.3",))
     ours, base = state["scores"], state["baseline"]
     assert ours["outage_min"] < base["outage_min"]
     assert ours["zombie_signins"] < base["zombie_signins"]
-    assert ours["cost_engineer_weeks"] == m.cost([m.DropExpired()])
+    assert ours["cost_engineer_weeks"] == m.cost([m.AdmissionControl(0.3)])
     readout = state["readout"]
     assert f"{ours['outage_min']:,.0f} min" in readout
     assert f"{base['outage_min']:,.0f} min" in readout
     assert "Within 60 minutes" in readout
     # the scorecard, run by the package, agrees with the panel's numbers
-    card = m.scorecard({"drop": [m.DropExpired()]}, metrics=mitigation_widgets.READOUT_METRICS)
+    card = m.scorecard(
+        {"admit": [m.AdmissionControl(0.3)]}, metrics=mitigation_widgets.READOUT_METRICS
+    )
     for metric in mitigation_widgets.READOUT_METRICS:
         assert ours[metric] == pytest.approx(card[metric].iloc[1])
-    # the chart's outage band covers the run's outage
+    # the chart shades sign-in's overload, and with admission at 0.3 sign-in never overloads:
+    # the outage is the time clients stay offline while the backlog drains
     start, end = state["params"]["outage_start_h"], state["params"]["outage_end_h"]
-    assert 0 <= start < end and (end - start) * 60 == pytest.approx(ours["outage_min"])
+    assert start == end == -1.0 and ours["outage_min"] > 30
 
 
 def test_state_ignores_order_and_repeats():
@@ -249,14 +255,14 @@ def test_panel_builds_with_no_arguments_and_a_toggle_changes_the_chart():
     assert [b.description for b in panel.controls] == list(mitigation_widgets.MENU)
     before = list(panel.chart.params.defended)
     assert before == mitigation_widgets.mitigation_state(())["params"]["defended"]
-    panel.toggles["drop expired"].value = True
+    panel.toggles["admission control 0.3"].value = True
     after = list(panel.chart.params.defended)
     assert after != before
-    expected = mitigation_widgets.mitigation_state(("drop expired",))
+    expected = mitigation_widgets.mitigation_state(("admission control 0.3",))
     assert after == expected["params"]["defended"]
     assert panel.chart.params.outage_end_h == expected["params"]["outage_end_h"]
     assert panel.readout.value == expected["readout"]
-    panel.toggles["drop expired"].value = False
+    panel.toggles["admission control 0.3"].value = False
     assert list(panel.chart.params.defended) == before
 
 

@@ -61,6 +61,7 @@ SINGLES = {
     "client backoff": [ClientBackoff()],
     "retry budget": [RetryBudget()],
     "circuit breaker": [CircuitBreaker()],
+    "admission control 0.3": [AdmissionControl(rate_share=0.3)],
     "admission control 0.5": [AdmissionControl(rate_share=0.5)],
     "drop expired": [DropExpired()],
     "bounded queue 10 s": [BoundedQueue(max_wait_s=10.0)],
@@ -529,8 +530,10 @@ def test_the_baseline_row_is_the_plain_replay(card, replay):
     assert row["outage_min"] == 930.0  # 08:20 to 23:50 at the replay's 5-minute resolution
     assert row["peak_load_ratio"] == ts["signin_load_ratio"].max()
     assert row["goodput_signins"] == pytest.approx((ts["goodput_per_s"] * 300).sum(), rel=1e-12)
-    zombie = ((ts["served_signins_per_s"] - ts["goodput_per_s"]) * 300).sum()
+    failed = (ts["failed_signins_per_s"] * 300).sum()
+    zombie = ((ts["served_signins_per_s"] - ts["goodput_per_s"]) * 300).sum() - failed
     assert row["zombie_signins"] == pytest.approx(zombie, rel=1e-9)
+    assert row["failed_signins"] == pytest.approx(failed, rel=1e-12) and failed > 0
     assert row["services_overloaded"] == ", ".join(replay.services_overloaded())
     assert row["n_services_overloaded"] == len(replay.services_overloaded())
     # user-minutes lost: the step-resolution sum agrees with the 5-minute snapshots
@@ -538,8 +541,10 @@ def test_the_baseline_row_is_the_plain_replay(card, replay):
     before = ts.loc[ts.time_s <= push, "connected"].iloc[-1]
     coarse = (before - ts.loc[ts.time_s >= push, "connected"]).clip(lower=0).sum() * 300 / 60
     assert row["user_min_lost"] == pytest.approx(coarse, rel=0.01)
-    # it took the 23:10 rebalancing, 930 minutes after the push, to get them back
-    assert 900 < row["time_to_recover_min"] < 960
+    # it took the rebalancing and the drain after it to get them back: from the push to the
+    # replay's restoration, within the replay's 5-minute resolution
+    restored_min = (replay.restoration_utc() - replay.onset_utc()).total_seconds() / 60
+    assert abs(row["time_to_recover_min"] - restored_min) <= 5
     assert score(replay) == score(replay.scenario)
 
 
@@ -584,25 +589,44 @@ def test_the_graph_cache_gives_the_uncached_replay(base):
         base.run(graph_cache=[])
 
 
-def test_score_can_skip_the_graph(base):
+def test_score_skips_the_graph_only_without_feedback(base):
     storm_only = ["user_min_lost", "peak_load_ratio", "goodput_signins", "time_to_recover_min"]
-    fast = score(base, metrics=storm_only)
-    full = score(base)
+    one_way = base.with_(feedback=False)
+    fast = score(one_way, metrics=storm_only)
+    full = score(one_way)
     assert list(fast) == storm_only
     for name in storm_only:
         assert fast[name] == full[name]
+    # With feedback the graph changes the population's day, so even these come from the replay.
+    replay = base.run()
+    two_way = score(base, metrics=storm_only)
+    assert two_way == score(replay, metrics=storm_only)
+    assert two_way["peak_load_ratio"] == replay.storm.timeseries["load_ratio"].max()
+    assert two_way["user_min_lost"] > fast["user_min_lost"]
 
 
 def test_known_results(card, base):
     baseline = card.loc[BASELINE_ROW, "outage_min"]
-    # Rejecting at the door from the start, or dropping work whose client has gone, keeps the
-    # queue free of zombie work: the storm drains in minutes instead of lasting the day.
+    # Admission control at the card's rebalancing share keeps the sign-ins served under what the
+    # sign-in path carries (1.35 against 1.52 times the normal rate): no sign-in fails behind
+    # the door, no zombie work, and the storm drains within the hour.
+    admit = card.loc["admission control 0.3"]
+    assert admit["outage_min"] <= 60
+    assert admit["zombie_signins"] == 0.0 and admit["failed_signins"] == 0.0
+    assert admit["n_services_overloaded"] == 0
+    # At 0.5 (2.25 times the normal rate) authentication collapses behind the door; dropping
+    # expired work or bounding the queue's wait removes the zombie work, but the service then
+    # serves flat out (4.5 times) and the sign-ins it completes fail behind it instead: the
+    # wasted work changes its name and the day stays lost.
     for name in ("admission control 0.5", "drop expired", "bounded queue 10 s"):
-        assert card.loc[name, "outage_min"] <= 30, name
+        assert card.loc[name, "outage_min"] >= 0.9 * baseline, name
+        assert card.loc[name, "failed_signins"] > 0.1 * card.loc[name, "served_signins"], name
+    for name in ("drop expired", "bounded queue 10 s"):
         assert card.loc[name, "zombie_signins"] == 0.0, name
-    # Twice the capacity does not: the herd (0.4 x 40 M) would need 16 M sign-ins within the
-    # 20 s timeout, 8 times the doubled capacity, so the first-come-first-served queue still
-    # fills with work for clients that have gone, and the storm stays stuck.
+        assert card.loc[name, "failed_signins"] > 0.9 * card.loc[BASELINE_ROW, "zombie_signins"]
+    # Twice the capacity does not help: the herd (0.4 x 40 M) would need 16 M sign-ins within
+    # the 20 s timeout, 8 times the doubled capacity, so the queue still fills with work for
+    # clients that have gone; and what it serves in time meets a path only twice as wide.
     herd = 0.4 * base.params.population
     assert 2 * base.params.signin_capacity_per_s * base.params.timeout_s < herd / 4
     assert card.loc["capacity x2", "outage_min"] >= 0.9 * baseline
@@ -623,6 +647,38 @@ def test_known_results(card, base):
     assert not {"presence", "instant_messaging", "contact_list"} & set(overloaded)
     assert card.loc["bulkheads", "user_min_unserved"] < card.loc[BASELINE_ROW, "user_min_unserved"]
     assert card.loc["bulkheads", "user_min_unserved"] == card.loc["bulkheads", "user_min_lost"]
+    # Every sign-in served is goodput, zombie work or failed behind the door.
+    for name, row in card.iterrows():
+        parts = row["goodput_signins"] + row["zombie_signins"] + row["failed_signins"]
+        assert parts == pytest.approx(row["served_signins"], rel=1e-9), name
+
+
+def test_door_and_path_explains_what_works():
+    """A set works when the sign-ins served at the busiest moment stay within what the path
+    carries; all four layers pass by that rule, and each set with one layer removed fails."""
+    b, a, c, k = ClientBackoff(), AdmissionControl(0.5), CapacityHeadroom(3.0), Bulkheads()
+    rows = {
+        "all four": [b, a, c, k],
+        "no backoff": [a, c, k],
+        "no admission": [b, c, k],
+        "no capacity": [b, a, k],
+        "no bulkheads": [b, a, c],
+        "admission 0.3": [AdmissionControl(0.3)],
+        "drop expired": [DropExpired()],
+    }
+    table = mitigations.door_and_path(rows).set_index("name")
+    within = table.peak_served_ratio <= table.path_limit_ratio
+    assert within["all four"] and within["admission 0.3"]
+    assert not within.drop(["all four", "admission 0.3"]).any()
+    # The rule and the outcome agree row by row: within the path, nothing fails behind the door
+    # and the outage is short; beyond it, sign-ins fail behind the door for most of the day.
+    assert (table.loc[within, "failing_min"] == 0).all()
+    assert (table.loc[within, "outage_min"] <= 60).all()
+    assert (table.loc[~within, "failing_min"] > 600).all()
+    assert (table.loc[~within, "outage_min"] > 600).all()
+    assert table.loc["admission 0.3", "path_limit_ratio"] == 1.52
+    with pytest.raises(TypeError, match="rows"):
+        mitigations.door_and_path([b])
 
 
 def test_a_staged_rollout_without_a_check_does_not_help(base):
@@ -633,15 +689,21 @@ def test_a_staged_rollout_without_a_check_does_not_help(base):
 
 def test_without_recovery_only_some_defences_get_out():
     card = scorecard(
-        {"drop expired": [DropExpired()], "capacity x2": [CapacityHeadroom(2.0)]},
+        {
+            "admission control 0.3": [AdmissionControl(0.3)],
+            "drop expired": [DropExpired()],
+            "capacity x2": [CapacityHeadroom(2.0)],
+        },
         recovery=False,
         metrics=["outage_min", "restored_by_end", "time_to_recover_min"],
     ).set_index("name")
     assert not card.loc[BASELINE_ROW, "restored_by_end"]
     assert card.loc[BASELINE_ROW, "time_to_recover_min"] == math.inf
-    assert card.loc["drop expired", "restored_by_end"]
-    assert card.loc["drop expired", "outage_min"] <= 30
-    assert card.loc["capacity x2", "time_to_recover_min"] == math.inf
+    assert card.loc["admission control 0.3", "restored_by_end"]
+    assert card.loc["admission control 0.3", "outage_min"] <= 60
+    for name in ("drop expired", "capacity x2"):
+        assert not card.loc[name, "restored_by_end"], name
+        assert card.loc[name, "time_to_recover_min"] == math.inf, name
 
 
 def test_scorecard_and_score_bad_input(base):
@@ -745,28 +807,28 @@ def test_a_missing_defence_row_is_named(tmp_path):
 
 SMALL = {
     "server": [None, DropExpired(), BoundedQueue(max_wait_s=10.0)],
-    "admission": [None, AdmissionControl(rate_share=0.5)],
+    "admission": [None, AdmissionControl(rate_share=0.5), AdmissionControl(rate_share=0.3)],
     "capacity": [None, CapacityHeadroom(factor=2.0)],
 }
 
 
 @pytest.fixture(scope="module")
 def search():
-    return cheapest_defences(30.0, SMALL)
+    return cheapest_defences(60.0, SMALL)
 
 
 def test_cheapest_defences_is_the_cheapest_set_meeting_the_target(search, base):
-    assert len(search.table) == 12
+    assert len(search.table) == 18
     # brute force, independently of the search
     brute = []
     for combo in itertools.product(*SMALL.values()):
         chosen = [d for d in combo if d is not None]
         m = score(apply_all(base, chosen), metrics=["outage_min"])
         brute.append((cost(chosen), m["outage_min"], chosen))
-    meeting = [b for b in brute if b[1] <= 30.0]
-    assert meeting
+    meeting = [b for b in brute if b[1] <= 60.0]
+    assert meeting and len(meeting) < len(brute)
     assert search.defences is not None
-    assert search.outage_min <= 30.0
+    assert search.outage_min <= 60.0
     assert search.cost_engineer_weeks == min(c for c, _, _ in meeting)
     assert all(search.cost_engineer_weeks <= c for c, _, _ in meeting)
     best = [b for b in brute if b[2] == list(search.defences)]
@@ -818,7 +880,7 @@ def test_defence_breaking_point_grid():
     grid = defence_breaking_point(
         60.0,
         shares=[0.0, 0.02, 0.4],
-        defences={"admission 0.5": AdmissionControl(0.5), "capacity x2": CapacityHeadroom(2.0)},
+        defences={"admission 0.3": AdmissionControl(0.3), "capacity x2": CapacityHeadroom(2.0)},
     )
     assert list(grid.columns) == [
         "defence",
@@ -828,10 +890,10 @@ def test_defence_breaking_point_grid():
         "meets_target",
         "breaking_point_share",
     ]
-    assert grid["defence"].unique().tolist() == ["no defence", "admission 0.5", "capacity x2"]
+    assert grid["defence"].unique().tolist() == ["no defence", "admission 0.3", "capacity x2"]
     points = grid.groupby("defence", sort=False)["breaking_point_share"].first()
     assert points["no defence"] == 0.0  # stuck already at 2 %
-    assert points["admission 0.5"] == 0.4
+    assert points["admission 0.3"] == 0.4
     assert points["capacity x2"] == 0.02
     assert (grid.loc[grid.affected_share == 0.0, "outage_min"] == 0.0).all()
     with pytest.raises(ValueError, match="shares"):
@@ -876,18 +938,15 @@ def test_clients_turned_away_count_as_outage():
     """Admission at 0.3 of capacity keeps sign-in from overloading, but users stay offline:
     the outage covers every minute more than 5 % of the clients are offline."""
     scenario = apply_all(skype_2015(), [mitigations.AdmissionControl(rate_share=0.3)])
-    params = scenario.storm_params(output_every_s=1.0)
-    ts = run_storm(params).timeseries
-    push_s = min(t.time_s for t in params.triggers)
+    replay = scenario.run()
+    assert replay.onset_utc() is None  # sign-in never overloaded in the graph
+    ts = run_storm(replay.storm_params(output_every_s=1.0)).timeseries
+    push_s = min(t.time_s for t in scenario.params.triggers)
     before = ts.loc[ts.time_s <= push_s, "connected"].iloc[-1]
     offline = ts[(ts.time_s >= push_s) & (ts.connected < 0.95 * before)]
     offline_min = (offline.time_s.iloc[-1] + 1.0 - offline.time_s.iloc[0]) / 60.0
     low = mitigations.score(scenario, metrics=["outage_min", "restored_by_end"])
     assert offline_min > 30
     assert low["outage_min"] >= offline_min - 1e-9
+    assert low["outage_min"] <= offline_min + 5.0  # the replay's 5-minute resolution
     assert low["restored_by_end"]
-    half = mitigations.score(
-        apply_all(skype_2015(), [mitigations.AdmissionControl(rate_share=0.5)]),
-        metrics=["outage_min"],
-    )
-    assert low["outage_min"] > half["outage_min"]
