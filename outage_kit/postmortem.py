@@ -8,14 +8,20 @@ built, from two places that the text never mixes up:
 * **the public record**: ``data/timeline_2015.csv``, ``data/services_2015.csv`` and the verified
   rows of ``data/scenario_2015.csv`` (times, duration, services affected), each with its sources;
 * **the model**: the replay of :func:`outage_kit.scenarios.skype_2015` scored by
-  :func:`outage_kit.mitigations.score`. Its inputs (40 M clients online, 40 % of them knocked off,
-  immediate retries, the push at 08:20, the rebalancing at 23:10, ...) are assumptions, so every
-  model figure carries the label "model, assumed inputs".
+  :func:`outage_kit.mitigations.score`. The replay couples two models both ways: the population
+  model of the clients loads the service graph, and a sign-in that the sign-in service completes
+  but that fails in the services behind it (authentication, the contact list, presence) leaves
+  its client offline, to try again. Its inputs (the clients online, the share the push knocks
+  off, immediate retries, the times of the push and of the rebalancing, the share of sign-in
+  capacity the rebalancing admits: rows of ``data/scenario_2015.csv``) are assumptions, so
+  every model figure carries the label "model, assumed inputs".
 
 The action items come from a small :func:`outage_kit.mitigations.scorecard` (at most a few
 defences) on the replay's own scenario: what each defence changes in the model, and what it
 costs in engineer-weeks (every cost is assumed, ``data/mitigation_costs.csv``). The owner column
-is left blank for the class to fill.
+is left blank for the class to fill. :func:`outage_kit.mitigations.door_and_path` adds, for
+each row, whether the sign-in service (the door) served more sign-ins than the path behind it
+carries (:func:`outage_kit.scenarios.sign_in_path_limit`): the text says which rows did.
 
 Blameless wording: the text speaks of systems, changes and conditions, never of people.
 
@@ -41,13 +47,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from outage_kit import data, mitigations, replay_charts
 from outage_kit import metastability as ms
 from outage_kit.policies import ExponentialBackoff, FixedDelay, RetryPolicy, ServerPolicy
-from outage_kit.scenarios import Replay, skype_2015
-from outage_kit.storm import AddCapacity, ServerPolicyAt, StagedReadmission, run_storm
+from outage_kit.scenarios import Replay, sign_in_path_limit, skype_2015
+from outage_kit.storm import AddCapacity, ServerPolicyAt, StagedReadmission
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -88,8 +95,12 @@ DEFAULT_ACTIONS: dict[str, tuple[mitigations.Defence, ...]] = {
     "Let sign-in drop queued attempts whose client has already given up": (
         mitigations.DropExpired(),
     ),
-    "Cap the sign-ins admitted per second at half of sign-in capacity, from the start": (
-        mitigations.AdmissionControl(rate_share=0.5),
+    # The card's rebalancing share: a cap the sign-in path behind the door carries.
+    "Cap the sign-ins admitted per second from the start, below what the services behind "
+    "sign-in can take": (
+        mitigations.AdmissionControl(
+            rate_share=float(data.parameter("rebalancing_admission_share"))
+        ),
     ),
 }
 
@@ -98,7 +109,10 @@ _READING_NOTE = (
     "Figures marked **record** come from the public sources in `data/` (each row lists its "
     f"sources); figures marked **{MODEL_LABEL}** come from the kit's replay of the day, whose "
     "inputs are mostly assumptions (`data/scenario_2015.csv` gives each one's status and "
-    "reason). A model figure shows what those assumptions imply, not what happened._"
+    "reason). The replay couples a model of the clients with a graph of the services, both "
+    "ways: the clients' sign-ins load the services, and a sign-in that fails in the services "
+    "behind the sign-in service leaves its client offline, to try again. A model figure shows "
+    "what those assumptions imply, not what happened._"
 )
 
 
@@ -199,7 +213,7 @@ def _sig(x: float, digits: int = 3) -> str:
 
 
 def _big(x: float) -> str:
-    """A large count in words: ``34.9 billion``, ``581 million``, ``12,300``."""
+    """A large count in words: ``2.5 billion``, ``40 million``, ``12,300``."""
     for scale, word in ((1e9, "billion"), (1e6, "million")):
         if abs(x) >= scale:
             return f"{_sig(x / scale)} {word}"
@@ -328,6 +342,53 @@ def _action_text(action, params) -> str:
     return "recovery action"
 
 
+def _normal_signins_per_s(params) -> float:
+    """The normal sign-in rate: sessions ending and starting again (population over session)."""
+    return float(params.population * params.churn_per_s)
+
+
+def _cap_ratio(action, params) -> float | None:
+    """The sign-in rate an admission-control action admits, over the normal rate (else None)."""
+    if not isinstance(action, ServerPolicyAt):
+        return None
+    admission = action.policy.admission
+    if admission is None or admission.rate_per_s is None:
+        return None
+    normal = _normal_signins_per_s(params)
+    return float(admission.rate_per_s) / normal if normal > 0 else None
+
+
+def _and(words: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    words = list(words)
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _behind_sign_in(scenario) -> str:
+    """The sign-in service's hard dependencies, by their labels: where a sign-in can fail."""
+    graph = scenario.graph
+    hard = [
+        v
+        for _, v, attrs in graph.out_edges(scenario.signin_service, data=True)
+        if attrs.get("dependency") == "hard"
+    ]
+    return _and([graph.nodes[v].get("label", v) for v in hard])
+
+
+def _overloaded_at(replay: Replay, row: pd.Series, *, entry: bool) -> list[str]:
+    """Labels of the stack's services overloaded in ``row`` (entry points, or the rest)."""
+    graph = replay.scenario.graph
+    return [
+        graph.nodes[n].get("label", n)
+        for n, attrs in graph.nodes(data=True)
+        if attrs.get("stack") == replay.scenario.stack
+        and bool(attrs.get("entry", False)) == entry
+        and row.get(f"{n}_health") == "overloaded"
+    ]
+
+
 def _phase_start(ts: pd.DataFrame, phase: str) -> pd.Timestamp | None:
     rows = ts.loc[ts["phase"] == phase, "time_utc"]
     return rows.iloc[0] if len(rows) else None
@@ -370,14 +431,19 @@ def _model_events(replay: Replay) -> list[tuple[pd.Timestamp, str]]:
         events.append((cascade, "Cascade: services behind or beside sign-in are overloaded."))
     stuck = _phase_start(ts, "stuck")
     if stuck is not None:
-        events.append(
-            (
-                stuck,
-                "Stuck: the services beside sign-in are no longer overloaded (few clients are "
-                "left online to use them), but sign-in serves almost only attempts whose "
-                "clients have already given up.",
-            )
+        row = ts.loc[ts["time_utc"] == stuck].iloc[0]
+        behind = _overloaded_at(replay, row, entry=False)
+        failing = float(row["downstream_failure_share"])
+        text = (
+            "Stuck: the services beside sign-in are no longer overloaded (few clients are "
+            "left online to use them), but sign-in serves almost only attempts whose "
+            "clients have already given up"
         )
+        if failing > 0:
+            text += f"; {_share(failing)} of the sign-ins it completes fail behind it" + (
+                f" ({_and(behind)} still overloaded)" if behind else ""
+            )
+        events.append((stuck, text + "."))
     for action in scenario.actions:
         when = start + pd.Timedelta(seconds=float(action.time_s))
         events.append(
@@ -525,7 +591,9 @@ def _impact(figures, services, replay, sources) -> str:
     return _table(["", "value", "basis"], rows) + "\n\n" + note
 
 
-def _timeline(replay: Replay, timeline: pd.DataFrame, sources) -> tuple[str, pd.DataFrame]:
+def _timeline(
+    replay: Replay, timeline: pd.DataFrame, sources, restored_utc: pd.Timestamp
+) -> tuple[str, pd.DataFrame]:
     records = []
     for row in timeline.itertuples():
         records.append(
@@ -573,7 +641,8 @@ def _timeline(replay: Replay, timeline: pd.DataFrame, sources) -> tuple[str, pd.
     if _assumed("config_push_utc", scenario) and _assumed("rebalancing_utc", scenario):
         text += (
             " The card puts the model's push a few minutes before the first reports, and its "
-            "rebalancing where the model is restored near the record's 23:53: where the "
+            f"rebalancing where the model is restored near the record's {_clock(restored_utc)}: "
+            "where the "
             "model's onset and restoration agree with the record, they do so by construction, "
             "not as a test of the model."
         )
@@ -648,6 +717,26 @@ def _retry_words(scenario) -> str:
     return "reconnect under the scenario's retry rule"
 
 
+def _door_words(replay: Replay, figures) -> str:
+    """The door (the sign-in service) against the path behind it, at the loop's moment."""
+    served, limit = figures["loop_served_ratio"], figures["loop_path_limit_ratio"]
+    failing = figures["loop_downstream_failure_share"]
+    behind = _behind_sign_in(replay.scenario)
+    if failing > 0:
+        return (
+            "Nor would an attempt served in time connect its client: the sign-in service "
+            f"completes {_sig(served)} × the normal sign-in rate, more than the {_sig(limit)} × "
+            f"that the services behind it ({behind}) carry at that moment, and "
+            f"{_share(failing)} of the sign-ins it completes fail there. Their clients are "
+            "still offline and try again."
+        )
+    return (
+        f"The sign-in service completes {_sig(served)} × the normal sign-in rate, within the "
+        f"{_sig(limit)} × that the services behind it ({behind}) carry at that moment: no "
+        "sign-in it completes fails there."
+    )
+
+
 def _why_it_lasted(replay: Replay, figures) -> str:
     at = figures.get("loop_at_utc")
     if at is None:
@@ -681,7 +770,9 @@ def _why_it_lasted(replay: Replay, figures) -> str:
             if closed
             else "Attempts are served within their timeout; "
             f"{_share(figures['loop_wasted_share'])} of the sign-ins served are wasted."
-        ),
+        )
+        + " "
+        + _door_words(replay, figures),
     ]
     if figures.get("model_stuck_without_action") is not None:
         lines.append("")
@@ -694,6 +785,32 @@ def _why_it_lasted(replay: Replay, figures) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _cap_words(replay: Replay, figures) -> str:
+    """The rebalancing's cap against what the sign-in path carries ("" if it is no cap)."""
+    cap = figures.get("rebalancing_cap_ratio")
+    if cap is None:
+        return ""
+    limit = figures["rebalancing_path_limit_ratio"]
+    clear_from = figures["rebalancing_no_failures_from_utc"]
+    behind = _behind_sign_in(replay.scenario)
+    below = cap <= limit
+    text = (
+        f" The cap is {_sig(cap)} × the normal sign-in rate, "
+        f"{'within' if below else 'above'} the {_sig(limit)} × that the services behind "
+        f"sign-in ({behind}) carry, "
+    )
+    if clear_from is not None:
+        text += f"and from {_clock(clear_from)} on no sign-in it completes fails there."
+    else:
+        text += "and sign-ins it completes still fail there at the end of the day."
+    if below:
+        text += (
+            " A cap above that limit would let sign-ins through the door only for them to "
+            "fail behind it."
+        )
+    return text
 
 
 def _recovery(replay: Replay, figures, sources) -> str:
@@ -722,7 +839,7 @@ def _recovery(replay: Replay, figures, sources) -> str:
             f"{_tag('rebalancing_utc', scenario)}, {_action_text(first, scenario.params)}"
             f"{_tag('rebalancing_admission_share', scenario)}. Turned-away attempts cost "
             "nothing, so the queue drains, attempts are served within their timeout again, "
-            f"and {after}"
+            f"and {after}" + _cap_words(replay, figures)
         )
     else:
         lines.append(
@@ -763,9 +880,21 @@ def _went_well(replay: Replay, figures) -> str:
         first = replay.scenario.actions[0]
         when = replay.scenario.start_utc + pd.Timedelta(seconds=float(first.time_s))
         minutes = (replay.restoration_utc() - when).total_seconds() / 60
+        cap = figures.get("rebalancing_cap_ratio")
+        what = (
+            f"Admitting sign-ins at {_sig(cap)} × the normal rate, "
+            + (
+                "within what the services behind sign-in carry,"
+                if cap <= figures["rebalancing_path_limit_ratio"]
+                else "although above what the services behind sign-in carry,"
+            )
+            if cap is not None
+            else "The recovery action"
+        )
+        stuck = " out of the stuck state" if figures.get("model_stuck_without_action") else " back"
         items.append(
-            "Limiting the rate of sign-ins admitted was enough to get the model out of the "
-            f"stuck state, in {minutes:.0f} min ({MODEL_LABEL})."
+            f"{what} was enough to get the model{stuck}: restored {minutes:.0f} min after it "
+            f"began ({MODEL_LABEL})."
         )
     return _bullets(items)
 
@@ -787,6 +916,15 @@ def _went_badly(replay: Replay, figures) -> str:
             f"already given up: {_share(figures['model_wasted_share'])} of the sign-ins served "
             f"over the day are wasted ({MODEL_LABEL})."
         )
+    if figures.get("model_failing_min", 0) > 0:
+        items.append(
+            "In the model, the sign-in service can complete more sign-ins than the services "
+            f"behind it ({_behind_sign_in(replay.scenario)}) carry: at its busiest it completed "
+            f"{_sig(figures['model_peak_served_ratio'])} × the normal sign-in rate against the "
+            f"{_sig(figures['model_peak_path_limit_ratio'])} × they carry, and for "
+            f"{_minutes(figures['model_failing_min'])} sign-ins it completed failed behind it, "
+            f"leaving their clients offline ({MODEL_LABEL})."
+        )
     lasted = (
         f"The outage lasted about {figures['record_duration_h']:.1f} h and ended after the "
         "traffic load was rebalanced (record)"
@@ -806,10 +944,16 @@ def _went_badly(replay: Replay, figures) -> str:
 
 
 def _action_items(
-    card: pd.DataFrame, base_outage: float, base_peak: float, replay: Replay
+    card: pd.DataFrame,
+    door: pd.DataFrame,
+    base_outage: float,
+    base_peak: float,
+    replay: Replay,
 ) -> tuple[str, pd.DataFrame]:
     rows = []
+    doors = door.set_index("name") if len(door) else door
     for r in card.iloc[1:].itertuples(index=False):
+        d = doors.loc[r.name]
         rows.append(
             {
                 "action": r.name,
@@ -817,6 +961,9 @@ def _action_items(
                 "outage_min": float(r.outage_min),
                 "saved_min": float(base_outage - r.outage_min),
                 "peak_load_ratio": float(r.peak_load_ratio),
+                "peak_served_ratio": float(d["peak_served_ratio"]),
+                "path_limit_ratio": float(d["path_limit_ratio"]),
+                "failing_min": float(d["failing_min"]),
                 "cost_engineer_weeks": float(r.cost_engineer_weeks),
                 "owner": "",
             }
@@ -829,6 +976,9 @@ def _action_items(
             "outage_min",
             "saved_min",
             "peak_load_ratio",
+            "peak_served_ratio",
+            "path_limit_ratio",
+            "failing_min",
             "cost_engineer_weeks",
             "owner",
         ],
@@ -877,7 +1027,45 @@ def _action_items(
             "the loop in the model: the retries that remain still keep sign-in overloaded "
             "until the recovery action."
         )
+    if len(table):
+        text += "\n\n" + _door_and_path_text(table, replay)
     return text, table
+
+
+def _door_and_path_text(table: pd.DataFrame, replay: Replay) -> str:
+    """Each action item's busiest sign-in rate at the door against what the path carries."""
+    lines = []
+    for r in table.itertuples(index=False):
+        served, limit = _sig(r.peak_served_ratio), _sig(r.path_limit_ratio)
+        if r.failing_min > 0:
+            lines.append(
+                f"{r.defences}: the door served {served} × the normal sign-in rate, more than "
+                f"the {limit} × the path carries; sign-ins failed behind the door for "
+                f"{_minutes(r.failing_min)}."
+            )
+        else:
+            lines.append(
+                f"{r.defences}: the door served at most {served} × the normal sign-in rate, "
+                f"within the {limit} × the path carries; no sign-in failed behind the door."
+            )
+    text = (
+        "The sign-in service is a door: a sign-in it completes must still pass the services "
+        f"behind it ({_behind_sign_in(replay.scenario)}), a path that carries only so many "
+        "sign-ins per second (`scenarios.sign_in_path_limit`). A sign-in that fails there "
+        "leaves its client offline, to try again. Each row's busiest "
+        f"{_sig(replay.scenario.output_every_s / 60)} minutes after the push ({MODEL_LABEL}):"
+        "\n\n" + _bullets(lines)
+    )
+    over = table["failing_min"] > 0
+    unsaved = table["saved_min"] == 0
+    if unsaved.any() and (over | ~unsaved).all():
+        text += (
+            "\n\n"
+            + ("Every row that saves" if unsaved.sum() > 1 else "The row that saves")
+            + " no minutes also lets the door serve more than the path carries, so that the "
+            "sign-ins the door completes keep failing behind it."
+        )
+    return text
 
 
 def _not_known(replay: Replay) -> str:
@@ -891,8 +1079,9 @@ def _not_known(replay: Replay) -> str:
         "releases, or client backoff). No public statement; the apology commits to none. The "
         "action items above are the kit's, not Microsoft's.",
         "**How the rebalancing worked and when it started.** The record names the action "
-        "only. The model's admission control and its start time are assumptions fitted to the "
-        "record's restoration time.",
+        "only. The model's admission control, its start time and the share of capacity it "
+        "admits are assumptions: the time is fitted to the record's restoration time, the "
+        "share chosen below what the model's sign-in path carries.",
         "**When the change was pushed.** Only the first user reports are dated; the model's "
         "push time is an assumption.",
         "**Whether the service would have recovered by itself.** The record cannot say; the "
@@ -977,6 +1166,67 @@ def _summary(replay: Replay, figures, actions: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _door_at(replay: Replay, at_s: float, prefix: str) -> dict[str, float]:
+    """Sign-ins served over the normal rate, what the path carries and its failure share."""
+    ts = replay.timeseries
+    row = ts.loc[(ts["time_s"] - at_s).abs().idxmin()]
+    connected = min(max(float(row["connected_share"]), 0.0), 1.0)
+    return {
+        f"{prefix}_served_ratio": float(row["signin_rate_ratio"]),
+        f"{prefix}_path_limit_ratio": sign_in_path_limit(
+            replay.scenario, connected_share=connected
+        ),
+        f"{prefix}_downstream_failure_share": float(row["downstream_failure_share"]),
+    }
+
+
+def _door_over_the_day(replay: Replay) -> dict[str, float]:
+    """The busiest sign-in rate served after the push, what the path then carries, and the
+    minutes during which sign-ins failed behind the sign-in service (as
+    :func:`outage_kit.mitigations.door_and_path` reads a run)."""
+    ts = replay.timeseries
+    scenario = replay.scenario
+    push = min((t.time_s for t in scenario.params.triggers), default=0.0)
+    after = ts[ts["time_s"] >= push - 1e-9]
+    busiest = float(after.loc[after["signin_rate_ratio"].idxmax(), "time_s"])
+    door = _door_at(replay, busiest, "model_peak")
+    failing = float((ts["downstream_failure_share"] > 0).sum() * scenario.output_every_s / 60)
+    return {
+        "model_peak_served_ratio": door["model_peak_served_ratio"],
+        "model_peak_path_limit_ratio": door["model_peak_path_limit_ratio"],
+        "model_failing_min": failing,
+    }
+
+
+def _rebalancing_figures(replay: Replay) -> dict[str, Any]:
+    """The first recovery action's cap (over the normal sign-in rate) against the path, and
+    from when on no sign-in fails behind the sign-in service (None if some still do at the
+    end of the run)."""
+    scenario = replay.scenario
+    cap = _cap_ratio(scenario.actions[0], scenario.params) if scenario.actions else None
+    if cap is None:
+        return {
+            "rebalancing_cap_ratio": None,
+            "rebalancing_path_limit_ratio": None,
+            "rebalancing_no_failures_from_utc": None,
+        }
+    at_s = float(scenario.actions[0].time_s)
+    ts = replay.timeseries
+    after = ts[ts["time_s"] >= at_s - 1e-9]
+    failing = after["downstream_failure_share"].to_numpy() > 0
+    if not failing.any():
+        clear_from = scenario.start_utc + pd.Timedelta(seconds=at_s)
+    elif failing[-1]:
+        clear_from = None
+    else:
+        clear_from = after["time_utc"].iloc[int(np.flatnonzero(failing)[-1]) + 1]
+    return {
+        "rebalancing_cap_ratio": cap,
+        "rebalancing_path_limit_ratio": _door_at(replay, at_s, "r")["r_path_limit_ratio"],
+        "rebalancing_no_failures_from_utc": clear_from,
+    }
+
+
 def _rows_of(defences) -> dict[str, list[mitigations.Defence]]:
     if defences is None:
         return {name: list(ds) for name, ds in DEFAULT_ACTIONS.items()}
@@ -1025,14 +1275,27 @@ def skype_2015_postmortem(replay: Replay | None = None, *, defences=None) -> Pos
         ``model_zombie_signins``, ``model_wasted_share`` (zombie over served),
         ``model_services_overloaded``, ``model_min_connected_share``; the loop read at
         ``loop_at_utc``: ``loop_queue_wait_s``, ``loop_timeout_s``, ``loop_wasted_share``,
-        ``loop_retries_per_s``; ``model_stuck_without_action``; ``baseline_outage_min``.
+        ``loop_retries_per_s``, and the door against the path there: ``loop_served_ratio``
+        (sign-ins served over the normal rate), ``loop_path_limit_ratio``
+        (:func:`~outage_kit.scenarios.sign_in_path_limit` at that moment's connected share),
+        ``loop_downstream_failure_share``; over the day, ``model_peak_served_ratio``,
+        ``model_peak_path_limit_ratio``, ``model_failing_min`` (minutes with sign-ins
+        failing behind the sign-in service); the rebalancing's ``rebalancing_cap_ratio``
+        (its admission cap over the normal sign-in rate, None if it is no cap),
+        ``rebalancing_path_limit_ratio``, ``rebalancing_no_failures_from_utc`` (from when
+        on no sign-in fails behind the sign-in service; None if some still do at the end);
+        ``model_stuck_without_action`` (the same two-way replay with no recovery action);
+        ``baseline_outage_min``.
 
     Examples
     --------
     >>> pm = skype_2015_postmortem(defences=[mitigations.DropExpired()])
-    >>> pm.action_table[["action", "outage_min", "saved_min"]]
-                  action  outage_min  saved_min
-    0  drop expired work        15.0      915.0
+    >>> pm.action_table[["action", "saved_min", "peak_served_ratio", "path_limit_ratio"]]
+                  action  saved_min  peak_served_ratio  path_limit_ratio
+    0  drop expired work        0.0                4.5              1.52
+    >>> cap, limit = pm.figures["rebalancing_cap_ratio"], pm.figures["rebalancing_path_limit_ratio"]
+    >>> round(cap, 2), limit
+    (1.35, 1.52)
     >>> "assumed" in pm.sections()["Impact"]
     True
     >>> skype_2015_postmortem("2015")
@@ -1088,20 +1351,27 @@ def skype_2015_postmortem(replay: Replay | None = None, *, defences=None) -> Pos
                 "loop_retries_per_s": loop["retries_per_s"],
             }
         )
+        figures.update(_door_at(replay, at_s, "loop"))
         push_s = min(t.time_s for t in scenario.params.triggers)
-        bare = run_storm(scenario.with_(actions=()).storm_params())
-        figures["model_stuck_without_action"] = ms.outcome_of(bare, push_s) == "stuck"
+        # Both ways coupled, as the replay: the same day with no recovery action.
+        bare = scenario.with_(actions=()).run(graph_cache=mitigations.graph_cache())
+        figures["model_stuck_without_action"] = ms.outcome_of(bare.storm, push_s) == "stuck"
     else:
         figures["model_stuck_without_action"] = None
+    figures.update(_door_over_the_day(replay))
+    figures.update(_rebalancing_figures(replay))
 
     card = mitigations.scorecard(
         rows, base=scenario, metrics=["outage_min", "peak_load_ratio", "restored_by_end"]
     )
+    door = mitigations.door_and_path(rows, base=scenario) if rows else pd.DataFrame()
     figures["baseline_outage_min"] = float(card["outage_min"].iloc[0])
     action_text, action_table = _action_items(
-        card, figures["model_outage_min"], figures["model_peak_load_ratio"], replay
+        card, door, figures["model_outage_min"], figures["model_peak_load_ratio"], replay
     )
-    timeline_text, timeline_table = _timeline(replay, timeline, sources)
+    timeline_text, timeline_table = _timeline(
+        replay, timeline, sources, figures["record_restoration_utc"]
+    )
 
     summary = _summary(replay, figures, action_table)
     return Postmortem(

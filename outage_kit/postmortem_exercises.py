@@ -50,7 +50,7 @@ def expected_user_hours_lost_millions() -> float:
     Examples
     --------
     >>> round(expected_user_hours_lost_millions(), -1)
-    580.0
+    560.0
     """
     return _replay_metric("user_min_lost") / 60 / 1e6
 
@@ -59,9 +59,10 @@ def user_hours_lost(answer: object) -> Verdict:
     """Lesson 09, exercise 9.1: user-hours without a connection in the 2015 replay.
 
     The answer is in **millions of user-hours**: ``mitigations.score(...)["user_min_lost"]``
-    of ``skype_2015()`` turned from user-minutes into user-hours, then into millions. It is a
-    model figure, built on assumed inputs (40 M clients online, 40 % knocked off, immediate
-    retries): say so wherever you quote it.
+    of ``skype_2015()`` (the replay coupled both ways, as in lesson 06) turned from user-minutes
+    into user-hours, then into millions. It is a model figure, built on assumed inputs (the
+    clients online, the share the push knocks off, immediate retries: rows of
+    ``data/scenario_2015.csv``): say so wherever you quote it.
 
     Examples
     --------

@@ -12,7 +12,7 @@ import re
 import pandas as pd
 import pytest
 
-from outage_kit import charts, data, incidents, mitigations, replay_charts
+from outage_kit import charts, data, incidents, mitigations, replay_charts, scenarios
 from outage_kit import metastability as ms
 from outage_kit import postmortem as pmod
 from outage_kit import postmortem_exercises as pe
@@ -156,17 +156,23 @@ def test_every_model_figure_is_labelled_assumed_and_every_record_figure_record(p
         for paragraph in body.split("\n\n"):
             if paragraph.startswith("**Model"):
                 assert paragraph.startswith("**Model (assumed inputs).**"), heading
-    # The scenario's assumed inputs are tagged where the text states them.
-    assert "08:20 UTC (assumed)" in pm.trigger
-    assert "40 % (assumed)" in pm.trigger
-    assert "40 million clients online (assumed)" in pm.trigger
-    assert "(assumed)" in pm.amplification and "20 s (assumed)" in pm.why_it_lasted
-    assert "23:10 UTC (assumed)" in pm.recovery
+    # The scenario's assumed inputs are tagged where the text states them, as the card has them.
+    push = data.parameter("config_push_utc")
+    rebalancing = data.parameter("rebalancing_utc")
+    share = data.parameter("rebalancing_admission_share")
+    assert f"{push:%H:%M} UTC (assumed)" in pm.trigger
+    assert f"{100 * data.parameter('affected_client_share'):.0f} % (assumed)" in pm.trigger
+    users = data.parameter("concurrent_users_at_onset") / 1e6
+    assert f"{users:.0f} million clients online (assumed)" in pm.trigger
+    assert "(assumed)" in pm.amplification
+    assert f"{data.parameter('client_timeout_s'):.0f} s (assumed)" in pm.why_it_lasted
+    assert f"{rebalancing:%H:%M} UTC (assumed)" in pm.recovery
+    assert f"sign-ins admitted at {share:g} × sign-in capacity" in pm.recovery
     # Nothing assumed is presented as the record's: the record's paragraphs hold no model time.
     for body in (pm.trigger, pm.recovery, pm.amplification):
         record_part = body.split("\n\n")[0]
         assert record_part.startswith("**Record.**")
-        assert "08:20" not in record_part and "23:10" not in record_part
+        assert f"{push:%H:%M}" not in record_part and f"{rebalancing:%H:%M}" not in record_part
 
 
 def test_every_assumed_input_of_the_replay_is_listed_as_not_known(pm, replay):
@@ -202,13 +208,18 @@ def test_each_action_items_saving_is_baseline_minus_defended(pm, replay):
         defences = list(pmod.DEFAULT_ACTIONS[row.action])
         assert row.cost_engineer_weeks == mitigations.cost(defences)
         assert row.owner == ""
-    # One row against the package directly: dropping expired work, scored on its own.
-    drop = table.set_index("action").loc[
-        "Let sign-in drop queued attempts whose client has already given up"
-    ]
-    defended = mitigations.apply_all(replay.scenario, [mitigations.DropExpired()])
-    assert drop["outage_min"] == mitigations.score(defended, metrics=["outage_min"])["outage_min"]
-    assert drop["saved_min"] > 0
+    # One row against the package directly: the admission cap, scored on its own.
+    by_defence = table.set_index("defences")
+    share = data.parameter("rebalancing_admission_share")
+    cap = mitigations.AdmissionControl(rate_share=share)
+    defended = mitigations.apply_all(replay.scenario, [cap])
+    assert (
+        by_defence.loc[cap.label, "outage_min"]
+        == mitigations.score(defended, metrics=["outage_min"])["outage_min"]
+    )
+    assert by_defence.loc[cap.label, "saved_min"] > 0
+    # Dropping expired work takes the wasted work off, and saves nothing in the two-way model.
+    assert by_defence.loc["drop expired work", "saved_min"] == 0
     # The table shows the same numbers, and an empty owner cell for the class.
     shown = {r[0]: r for r in _table_rows(pm.action_items)[1:]}
     for row in table.itertuples(index=False):
@@ -216,6 +227,123 @@ def test_each_action_items_saving_is_baseline_minus_defended(pm, replay):
         assert cells[3] == f"{row.saved_min:,.0f} min"
         assert cells[5] == f"{row.cost_engineer_weeks:g}"
         assert cells[6] == ""
+
+
+def test_the_admission_item_caps_at_the_cards_share_below_the_sign_in_paths_limit(pm, replay):
+    [row] = [
+        ds for action, ds in pmod.DEFAULT_ACTIONS.items() if action.startswith("Cap the sign-ins")
+    ]
+    [cap] = row
+    assert isinstance(cap, mitigations.AdmissionControl)
+    assert cap.rate_share == data.parameter("rebalancing_admission_share")
+    params = replay.scenario.params
+    normal = params.population * params.churn_per_s
+    cap_ratio = cap.rate_share * params.signin_capacity_per_s / normal
+    assert cap_ratio < scenarios.sign_in_path_limit(replay.scenario)
+    # Half of capacity, the old item, is above what the path carries.
+    half = 0.5 * params.signin_capacity_per_s / normal
+    assert half > scenarios.sign_in_path_limit(replay.scenario)
+
+
+def test_action_items_door_and_path_columns_are_the_packages(pm, replay):
+    table = pm.action_table
+    rows = {name: list(ds) for name, ds in pmod.DEFAULT_ACTIONS.items()}
+    door = mitigations.door_and_path(rows, base=replay.scenario).set_index("name")
+    for row in table.itertuples(index=False):
+        assert row.peak_served_ratio == door.loc[row.action, "peak_served_ratio"]
+        assert row.path_limit_ratio == door.loc[row.action, "path_limit_ratio"]
+        assert row.failing_min == door.loc[row.action, "failing_min"]
+        line = next(b for b in pm.action_items.splitlines() if b.startswith(f"- {row.defences}:"))
+        assert f"{pmod._sig(row.peak_served_ratio)} × the normal sign-in rate" in line
+        assert ("sign-ins failed behind the door" in line) == (row.failing_min > 0)
+    by_defence = table.set_index("defences")
+    # The rows that save nothing let the door serve more than the path carries; the cap does not.
+    for label in ("drop expired work", "client backoff 1-120 s x1.6 jitter 0.2"):
+        assert by_defence.loc[label, "saved_min"] == 0
+        door, path = by_defence.loc[label, ["peak_served_ratio", "path_limit_ratio"]]
+        assert door > path
+        assert by_defence.loc[label, "failing_min"] > 0
+    cap = f"admission control at {data.parameter('rebalancing_admission_share'):g} x capacity"
+    assert by_defence.loc[cap, "peak_served_ratio"] <= by_defence.loc[cap, "path_limit_ratio"]
+    assert by_defence.loc[cap, "failing_min"] == 0
+    assert "Every row that saves no minutes also lets the door serve more" in pm.action_items
+
+
+def test_summary_names_exactly_the_items_that_keep_the_outage_under_an_hour(pm):
+    short = pm.action_table[pm.action_table["outage_min"] < 60]
+    assert len(short) >= 1
+    assert f"{len(short)} would have kept the outage under an hour" in pm.summary
+    assert "; ".join(short["defences"]) in pm.summary
+    for label in pm.action_table.loc[pm.action_table["outage_min"] >= 60, "defences"]:
+        assert label not in pm.summary
+
+
+def test_recovery_compares_the_rebalancing_cap_with_the_sign_in_paths_limit(pm, replay):
+    f = pm.figures
+    scenario = replay.scenario
+    params = scenario.params
+    rate = scenario.actions[0].policy.admission.rate_per_s
+    assert f["rebalancing_cap_ratio"] == pytest.approx(
+        rate / (params.population * params.churn_per_s), rel=1e-12
+    )
+    assert f["rebalancing_cap_ratio"] == pytest.approx(
+        data.parameter("rebalancing_admission_share")
+        * params.signin_capacity_per_s
+        / (params.population * params.churn_per_s)
+    )
+    at = replay.timeseries.set_index("time_s").loc[scenario.actions[0].time_s]
+    assert f["rebalancing_path_limit_ratio"] == scenarios.sign_in_path_limit(
+        scenario, connected_share=float(at["connected_share"])
+    )
+    assert f["rebalancing_cap_ratio"] < f["rebalancing_path_limit_ratio"]
+    # From the stated time on, no sign-in fails behind the sign-in service; just before, some do.
+    clear = f["rebalancing_no_failures_from_utc"]
+    ts = replay.timeseries
+    assert (ts.loc[ts["time_utc"] >= clear, "downstream_failure_share"] == 0).all()
+    assert ts.loc[ts["time_utc"] < clear, "downstream_failure_share"].iloc[-1] > 0
+    assert f"from {clear:%H:%M} UTC on no sign-in it completes fails there" in pm.recovery
+    assert f"{pmod._sig(f['rebalancing_cap_ratio'])} × the normal sign-in rate, within" in (
+        pm.recovery
+    )
+    assert "within what the services behind sign-in carry" in pm.went_well
+    minutes = (
+        replay.restoration_utc()
+        - (scenario.start_utc + pd.Timedelta(seconds=scenario.actions[0].time_s))
+    ).total_seconds() / 60
+    assert f"restored {minutes:.0f} min after it began" in pm.went_well
+
+
+def test_why_it_lasted_says_the_sign_ins_served_fail_behind_the_door(pm, replay):
+    f = pm.figures
+    row = replay.timeseries.set_index("time_utc").loc[f["loop_at_utc"]]
+    assert f["loop_served_ratio"] == row["signin_rate_ratio"]
+    assert f["loop_downstream_failure_share"] == row["downstream_failure_share"] > 0
+    assert f["loop_path_limit_ratio"] == scenarios.sign_in_path_limit(
+        replay.scenario, connected_share=float(row["connected_share"])
+    )
+    assert f["loop_served_ratio"] > f["loop_path_limit_ratio"]
+    assert f"more than the {pmod._sig(f['loop_path_limit_ratio'])} ×" in pm.why_it_lasted
+    graph = replay.scenario.graph
+    hard = [
+        graph.nodes[v]["label"]
+        for _, v, a in graph.out_edges(replay.scenario.signin_service, data=True)
+        if a["dependency"] == "hard"
+    ]
+    assert len(hard) >= 2
+    assert f"({', '.join(hard[:-1])} and {hard[-1]})" in pm.why_it_lasted
+    # Over the day: the busiest sign-in rate served after the push, and the minutes failing.
+    ts = replay.timeseries
+    assert f["model_peak_served_ratio"] == ts["signin_rate_ratio"].max()
+    failing = (ts["downstream_failure_share"] > 0).sum() * replay.scenario.output_every_s / 60
+    assert f["model_failing_min"] == failing > 0
+    assert pmod._minutes(failing) in pm.went_badly
+
+
+def test_the_reading_note_says_the_model_is_coupled_both_ways(pm):
+    md = pm.to_markdown()
+    note = md.split("## Summary")[0]
+    assert "both ways" in note and "try again" in note
+    assert "record" in note and pmod.MODEL_LABEL in note
 
 
 def test_backoff_lowers_the_peak_but_saves_nothing_and_the_text_says_why(pm):
@@ -276,6 +404,9 @@ def test_why_it_lasted_reads_the_sustaining_loop_of_the_replay(pm, replay):
     assert f"{loop['timeout_s']:.0f} s" in pm.why_it_lasted
     assert f["model_stuck_without_action"] is True
     assert "still stuck at the end of the day" in pm.why_it_lasted
+    # The run with no action is the two-way replay too: never restored.
+    bare = replay.scenario.with_(actions=()).run(graph_cache=mitigations.graph_cache())
+    assert bare.restoration_utc() is None
 
 
 def test_the_wording_is_blameless(pm):
