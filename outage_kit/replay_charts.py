@@ -10,7 +10,13 @@ The replay is :meth:`outage_kit.scenarios.Scenario.run`. This module turns it in
   (no kernel needed: it works in RISE and in the exported deck). Vega-Lite has no timer, so
   the play button lives in :mod:`outage_kit.replay_widgets` (it needs a kernel);
 * :func:`verdicts_table` and :func:`variants_table`: onset, restoration and duration of the
-  replay, of the public record and of one-change variants of the scenario.
+  replay, of the public record and of one-change variants of the scenario;
+* the way back from the graph to the population model (the two-way coupling of
+  :mod:`outage_kit.scenarios`): :func:`feedback_day_chart` (sign-ins served against the
+  sign-in path's limit, the share of them failing behind the sign-in service, clients
+  online), :func:`door_and_path_table` (the sign-in service's capacity beside the path's
+  limit), :func:`rebalancing_share_scenario` and :func:`rebalancing_table` (the card's
+  rebalancing at another admission share, one-way and two-way).
 
 Same house style as :mod:`outage_kit.charts` (Okabe-Ito colours, rounded data).
 """
@@ -18,7 +24,7 @@ Same house style as :mod:`outage_kit.charts` (Okabe-Ito colours, rounded data).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,13 +33,19 @@ import pandas as pd
 from outage_kit import data, scenarios, services, storm
 from outage_kit.charts import PALETTE, rounded
 from outage_kit.graph_charts import service_graph_frames_chart
-from outage_kit.policies import NoRetry
+from outage_kit.policies import AdmissionControl, NoRetry, ServerPolicy
 
 __all__ = [
     "PHASE_CAPTIONS",
     "PHASE_COLOURS",
     "VARIANTS",
+    "door_and_path_table",
+    "feedback_day_chart",
+    "normal_signin_rate_per_s",
+    "phase_captions",
     "phase_spans",
+    "rebalancing_share_scenario",
+    "rebalancing_table",
     "record_verdicts",
     "replay_day_chart",
     "replay_explorer_chart",
@@ -44,17 +56,60 @@ __all__ = [
     "verdicts_table",
 ]
 
-#: One line per phase of :data:`outage_kit.scenarios.PHASES`: what the replay shows then.
-PHASE_CAPTIONS = {
-    "normal": "normal: everyone signed in, every service healthy",
-    "push": "push: the configuration change knocks clients off (assumed 08:20)",
-    "disconnection": "disconnection: clients are off, nothing is overloaded yet",
-    "storm": "storm: sign-in overloaded, but still reconnecting clients",
-    "cascade": "cascade: sign-in overloaded, and the services behind it too",
-    "stuck": "stuck: sign-in busy with expired attempts, almost no one gets back",
-    "rebalancing": "rebalancing: sign-ins admitted at half capacity (assumed 23:10)",
-    "restoration": "restoration: clients back, no consumer service overloaded",
-}
+
+def _admission_share(scenario: scenarios.Scenario) -> tuple[float, float] | None:
+    """Time (s) and admitted share of capacity of the scenario's first admission action."""
+    for action in scenario.actions:
+        admission = getattr(getattr(action, "policy", None), "admission", None)
+        if admission is not None and admission.rate_per_s is not None:
+            return action.time_s, admission.rate_per_s / scenario.params.signin_capacity_per_s
+    return None
+
+
+def phase_captions(replay: scenarios.Replay | None = None) -> dict[str, str]:
+    """One line per phase of :data:`outage_kit.scenarios.PHASES`: what the replay shows then.
+
+    The push and the rebalancing lines give their time and the share of the sign-in capacity
+    admitted: the replay's own (its scenario's push and first admission action) or, with no
+    replay, the card's (``config_push_utc``, ``rebalancing_utc``,
+    ``rebalancing_admission_share``; all assumed).
+
+    Examples
+    --------
+    >>> phase_captions()["rebalancing"]
+    'rebalancing: sign-ins admitted at 0.3 of capacity from 22:25 (assumed)'
+    >>> r = scenarios.skype_2015(rebalancing_utc="2015-09-21T12:00Z").run()
+    >>> phase_captions(r)["rebalancing"]
+    'rebalancing: sign-ins admitted at 0.3 of capacity from 12:00 (assumed)'
+    """
+    push = pd.Timestamp(data.parameter("config_push_utc"))
+    when = pd.Timestamp(data.parameter("rebalancing_utc"))
+    share = float(data.parameter("rebalancing_admission_share"))
+    if replay is not None:
+        scenario = replay.scenario
+        triggers = [t.time_s for t in scenario.params.triggers]
+        if triggers:
+            push = scenario.start_utc + pd.Timedelta(seconds=min(triggers))
+        found = _admission_share(scenario)
+        if found is not None:
+            when = scenario.start_utc + pd.Timedelta(seconds=found[0])
+            share = found[1]
+    return {
+        "normal": "normal: everyone signed in, every service healthy",
+        "push": f"push: the configuration change knocks clients off (assumed {push:%H:%M})",
+        "disconnection": "disconnection: clients are off, nothing is overloaded yet",
+        "storm": "storm: sign-in overloaded, but still reconnecting clients",
+        "cascade": "cascade: sign-in overloaded, and the services behind it too",
+        "stuck": "stuck: sign-in busy with expired attempts, almost no one gets back",
+        "rebalancing": (
+            f"rebalancing: sign-ins admitted at {share:.3g} of capacity from {when:%H:%M} (assumed)"
+        ),
+        "restoration": "restoration: clients back, no consumer service overloaded",
+    }
+
+
+#: :func:`phase_captions` of the card's scenario.
+PHASE_CAPTIONS = phase_captions()
 
 #: Background colour of each phase on the day chart.
 PHASE_COLOURS = {
@@ -133,7 +188,7 @@ def replay_frames(
 
 
 def frame_captions(replay: scenarios.Replay, frames: pd.DataFrame) -> dict[float, str]:
-    """One caption per frame hour: the clock time and the phase's line of :data:`PHASE_CAPTIONS`.
+    """One caption per frame hour: the clock time and the phase's line of :func:`phase_captions`.
 
     Examples
     --------
@@ -141,16 +196,19 @@ def frame_captions(replay: scenarios.Replay, frames: pd.DataFrame) -> dict[float
     >>> frame_captions(r, pd.DataFrame({"frame": [10.0]}))[10.0]
     '10:00 UTC · cascade: sign-in overloaded, and the services behind it too'
     """
+    captions = phase_captions(replay)
     out = {}
     for hour in sorted(set(frames["frame"].astype(float))):
         when = _DAY + pd.Timedelta(hours=hour)
         phase = replay.phase_at(when)
-        out[hour] = f"{when:%H:%M} UTC · {PHASE_CAPTIONS[phase]}"
+        out[hour] = f"{when:%H:%M} UTC · {captions[phase]}"
     return out
 
 
 def phase_spans(replay: scenarios.Replay) -> pd.DataFrame:
     """Consecutive rows of one phase as spans: ``phase``, ``start_h``, ``end_h``, ``caption``.
+
+    The captions are :func:`phase_captions` of the replay.
 
     Examples
     --------
@@ -158,6 +216,7 @@ def phase_spans(replay: scenarios.Replay) -> pd.DataFrame:
     ['normal', 'push', 'cascade', 'stuck', 'rebalancing', 'restoration']
     """
     ts = replay.timeseries
+    captions = phase_captions(replay)
     step_h = replay.scenario.output_every_s / 3600.0
     hours = np.round(ts["time_s"].to_numpy() / 3600.0, 6)
     phase = ts["phase"].to_numpy()
@@ -170,7 +229,7 @@ def phase_spans(replay: scenarios.Replay) -> pd.DataFrame:
                     "phase": str(phase[start]),
                     "start_h": float(hours[start]),
                     "end_h": round(float(hours[i - 1]) + step_h, 6),
-                    "caption": PHASE_CAPTIONS[str(phase[start])],
+                    "caption": captions[str(phase[start])],
                 }
             )
             start = i
@@ -465,3 +524,244 @@ def variants_table(replays: Mapping[str, scenarios.Replay]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the way back
+
+
+def normal_signin_rate_per_s(scenario: scenarios.Scenario) -> float:
+    """Sign-ins per second on a normal day: clients whose session ends sign in again.
+
+    ``population × churn_per_s`` of the population model; the graph's sign-in load is scaled
+    by this rate (see :mod:`outage_kit.scenarios`).
+
+    Examples
+    --------
+    >>> round(normal_signin_rate_per_s(scenarios.skype_2015()), 1)
+    11111.1
+    """
+    p = scenario.params
+    return float(p.population * p.churn_per_s)
+
+
+def rebalancing_share_scenario(share: float, *, feedback: bool = True) -> scenarios.Scenario:
+    """The card's scenario with its rebalancing admitting ``share`` of the sign-in capacity.
+
+    Same time as the card's (``rebalancing_utc``, assumed); from then on the sign-in service
+    admits ``share × signin_capacity_per_s`` sign-ins per second and rejects the rest at once
+    (:class:`~outage_kit.storm.ServerPolicyAt` with
+    :class:`~outage_kit.policies.AdmissionControl`). ``feedback=False`` gives the one-way
+    replay.
+
+    Parameters
+    ----------
+    share : float
+        Share of the sign-in service's capacity admitted, in (0, 1].
+    feedback : bool
+        Two-way coupling (True, the default) or one-way (False).
+
+    Examples
+    --------
+    >>> s = rebalancing_share_scenario(0.5, feedback=False)
+    >>> s.actions[0].policy.admission.rate_per_s, s.feedback
+    (25000.0, False)
+    >>> card = scenarios.skype_2015()
+    >>> rebalancing_share_scenario(0.3).actions == card.actions
+    True
+    >>> rebalancing_share_scenario(1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: share must lie in (0, 1] (a share of the sign-in capacity), got 1.5
+    """
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise ValueError(
+            f"share must lie in (0, 1] (a share of the sign-in capacity), got {share!r}"
+        )
+    base = scenarios.skype_2015(feedback=feedback)
+    when_s = base.seconds(data.parameter("rebalancing_utc"))
+    rate = float(share) * base.params.signin_capacity_per_s
+    action = storm.ServerPolicyAt(when_s, ServerPolicy(AdmissionControl(rate_per_s=rate)))
+    return base.with_(actions=(action,))
+
+
+def door_and_path_table(scenario: scenarios.Scenario, shares: Iterable[float] = ()) -> pd.DataFrame:
+    """The sign-in service's capacity (the door) beside the sign-in path's limit.
+
+    Rows: the normal sign-in rate; the sign-in service's capacity in the population model;
+    the largest rate the sign-in path carries without failures
+    (:func:`outage_kit.scenarios.sign_in_path_limit`, with no client signed in, as after a
+    stuck day); then a rebalancing admitting each of ``shares`` of the capacity. Columns: the
+    rate per second and the rate over the normal one.
+
+    Examples
+    --------
+    >>> t = door_and_path_table(scenarios.skype_2015(), shares=[0.3])
+    >>> t["× normal sign-in rate"].round(2).tolist()
+    [1.0, 4.5, 1.52, 1.35]
+    """
+    normal = normal_signin_rate_per_s(scenario)
+    capacity = scenario.params.signin_capacity_per_s
+    limit = scenarios.sign_in_path_limit(scenario)
+    rows = [
+        ("normal sign-in rate (sessions ending and signing in again)", normal),
+        ("sign-in service's capacity (the door)", capacity),
+        ("sign-in path's limit (what authentication and the rest carry)", limit * normal),
+    ]
+    for share in shares:
+        rows.append((f"rebalancing: {share:g} of the door's capacity", float(share) * capacity))
+    return pd.DataFrame(
+        {
+            "": [name for name, _ in rows],
+            "sign-ins per second": [round(rate) for _, rate in rows],
+            "× normal sign-in rate": [rate / normal for _, rate in rows],
+        }
+    )
+
+
+def rebalancing_table(replays: Iterable[scenarios.Replay]) -> pd.DataFrame:
+    """Per replay: the rebalancing's admitted share and rate, the coupling, the outcome.
+
+    Examples
+    --------
+    >>> t = rebalancing_table([scenarios.skype_2015().run()])
+    >>> [str(v) for v in t.iloc[0]]
+    ['0.3', '1.35', 'two-way', '23:50 UTC', '15.5 h']
+    """
+    rows = []
+    for r in replays:
+        found = _admission_share(r.scenario)
+        share = math.nan if found is None else found[1]
+        normal = normal_signin_rate_per_s(r.scenario)
+        rows.append(
+            {
+                "admitted (share of capacity)": round(share, 3),
+                "sign-ins admitted (× normal)": round(
+                    share * r.scenario.params.signin_capacity_per_s / normal, 2
+                ),
+                "coupling": "two-way" if r.scenario.feedback else "one-way",
+                "restoration": _clock(r.restoration_utc()),
+                "duration": _hours_text(r.outage_duration_h()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def feedback_day_chart(
+    replays: Mapping[str, scenarios.Replay],
+    *,
+    path_limit: float | None = None,
+    width: int = 860,
+) -> Any:
+    """The way back from the graph, over the day: three panels, one line per replay.
+
+    Top: sign-ins the sign-in service serves, over the normal sign-in rate, with the sign-in
+    path's limit dashed (:func:`outage_kit.scenarios.sign_in_path_limit` of the first
+    replay's scenario unless ``path_limit`` is given). Middle: the share of those sign-ins
+    that fail behind the sign-in service (``downstream_failure_share``, what the graph feeds
+    back; zero all day in a one-way replay, which feeds nothing back). Bottom: clients
+    online.
+
+    Examples
+    --------
+    >>> spec = feedback_day_chart({"card": scenarios.skype_2015().run()}).to_dict()
+    >>> len(spec["vconcat"]), len(spec["datasets"][spec["vconcat"][0]["layer"][0]["data"]["name"]])
+    (3, 288)
+    """
+    import altair as alt
+
+    if not replays:
+        raise ValueError("replays must name at least one replay")
+    first = next(iter(replays.values()))
+    limit = scenarios.sign_in_path_limit(first.scenario) if path_limit is None else path_limit
+    parts = []
+    for label, r in replays.items():
+        ts = r.timeseries
+        parts.append(
+            pd.DataFrame(
+                {
+                    "replay": label,
+                    "hour": _hours(ts["time_utc"]),
+                    "served_ratio": ts["signin_rate_ratio"].to_numpy(float),
+                    "failing": ts["downstream_failure_share"].to_numpy(float),
+                    "online": ts["connected_share"].to_numpy(float),
+                    "phase": ts["phase"].astype(str).to_numpy(),
+                }
+            )
+        )
+    frame = rounded(pd.concat(parts, ignore_index=True), 4)
+    labels = list(replays)
+    x = alt.X(
+        "hour:Q",
+        title=_HOUR_TITLE,
+        scale=alt.Scale(domain=[0, 24]),
+        axis=alt.Axis(values=list(range(0, 25, 3))),
+    )
+    colour = alt.Color(
+        "replay:N",
+        sort=labels,
+        scale=alt.Scale(domain=labels, range=list(PALETTE[: len(labels)])),
+        title="replay",
+        legend=alt.Legend(orient="right", labelLimit=320),
+    )
+    # Replays share most of the day: dashes keep the later ones from hiding the first.
+    dashes = alt.StrokeDash(
+        "replay:N",
+        sort=labels,
+        scale=alt.Scale(domain=labels, range=[[1, 0], [7, 4], [2, 3], [9, 3, 2, 3]]),
+        title="replay",
+        legend=alt.Legend(orient="right", labelLimit=320),
+    )
+    tips = [alt.Tooltip("replay:N"), alt.Tooltip("hour:Q", format=".2f"), alt.Tooltip("phase:N")]
+    base = alt.Chart(frame)
+    served = base.mark_line(strokeWidth=2, interpolate="step-after").encode(
+        x=x,
+        y=alt.Y("served_ratio:Q", title=["sign-ins served", "(× normal rate)"]),
+        color=colour,
+        strokeDash=dashes,
+        tooltip=[*tips, alt.Tooltip("served_ratio:Q", format=".2f", title="× normal")],
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"y": [float(limit)], "text": [f"path's limit {limit:g}×"]}))
+        .mark_rule(color="#555555", strokeDash=[4, 4])
+        .encode(y="y:Q")
+    )
+    rule_text = rule.mark_text(align="left", dx=4, dy=-7, color="#555555").encode(
+        x=alt.value(0), text="text:N"
+    )
+    failing = base.mark_line(strokeWidth=2, interpolate="step-after").encode(
+        x=x,
+        y=alt.Y(
+            "failing:Q",
+            title=["failing behind", "the sign-in service"],
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        color=colour,
+        strokeDash=dashes,
+        tooltip=[*tips, alt.Tooltip("failing:Q", format=".0%", title="failing behind")],
+    )
+    online = base.mark_line(strokeWidth=2).encode(
+        x=x,
+        y=alt.Y(
+            "online:Q",
+            title="clients online",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        color=colour,
+        strokeDash=dashes,
+        tooltip=[*tips, alt.Tooltip("online:Q", format=".1%", title="online")],
+    )
+    return alt.vconcat(
+        alt.layer(served, rule, rule_text).properties(
+            width=width,
+            height=130,
+            title="Sign-ins the sign-in service serves (model; grey: the most the path carries)",
+        ),
+        failing.properties(
+            width=width,
+            height=110,
+            title="Share of them that fail behind it: what the graph feeds back (model)",
+        ),
+        online.properties(width=width, height=110, title="Clients online (model)"),
+    ).resolve_scale(color="shared")

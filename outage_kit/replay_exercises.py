@@ -8,9 +8,10 @@ yet filled in) gives a "no answer yet" verdict.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable
 
-from outage_kit import replay_charts, scenarios
+from outage_kit import data, replay_charts, scenarios
 from outage_kit.exercises import _NO_ANSWER, Verdict, _as_number, _close
 
 
@@ -25,7 +26,7 @@ def stuck_hours() -> float:
     Examples
     --------
     >>> stuck_hours()
-    10.0
+    9.25
     """
     r = _card_replay()
     rows = int((r.timeseries["phase"] == "stuck").sum())
@@ -97,13 +98,87 @@ def back_before_noon(answer: object) -> Verdict:
     if chosen == expected:
         return Verdict(
             True,
-            "only changes that stop the storm from starting keep the morning; once stuck, "
+            "only a change that stops the storm from starting keeps the morning; once stuck, "
             "the service waits for the operators.",
         )
     if "gRPC backoff" in chosen:
         return Verdict(False, "backoff changes the herd's shape, not whether it gets stuck.")
+    if "sign-in capacity × 10" in chosen:
+        return Verdict(
+            False,
+            "a wider door lets more sign-ins through to the path behind it; check that row's "
+            "restoration time.",
+        )
     if "rebalancing at 12:00 UTC" in chosen:
         return Verdict(False, "rebalancing at noon is not the same as being back by noon.")
     if chosen - expected:
         return Verdict(False, "one of those is still down at noon; check its restoration time.")
     return Verdict(False, "another variant is also back before noon; look at the whole table.")
+
+
+@functools.lru_cache(maxsize=1)
+def _door_and_path() -> tuple[float, float, float]:
+    """The card's normal sign-in rate, sign-in capacity (per s) and path's limit (× normal)."""
+    s = scenarios.skype_2015()
+    normal = replay_charts.normal_signin_rate_per_s(s)
+    return normal, s.params.signin_capacity_per_s, scenarios.sign_in_path_limit(s)
+
+
+def largest_safe_share() -> float:
+    """Largest rebalancing share (to 0.01 of the sign-in capacity) the sign-in path carries.
+
+    The admitted rate, ``share × signin_capacity_per_s``, must not pass the sign-in path's
+    limit (:func:`outage_kit.scenarios.sign_in_path_limit`) times the normal sign-in rate;
+    the share is rounded down to a multiple of 0.01.
+
+    Examples
+    --------
+    >>> largest_safe_share()
+    0.33
+    """
+    normal, capacity, limit = _door_and_path()
+    return math.floor(limit * normal / capacity * 100 + 1e-9) / 100
+
+
+def safe_share(answer: object) -> Verdict:
+    """Lesson 06, exercise 6.3: the widest the rebalancing can open the door, to 0.01.
+
+    Examples
+    --------
+    >>> safe_share(None).correct is None
+    True
+    >>> safe_share(0.5).correct
+    False
+    """
+    value = _as_number(answer, "a share of the sign-in capacity")
+    if isinstance(value, Verdict):
+        return value
+    expected = largest_safe_share()
+    normal, capacity, limit = _door_and_path()
+    if _close(value, expected, 1e-9):
+        return Verdict(
+            True,
+            "below the path's limit every admitted sign-in connects its client; one step "
+            "wider and authentication collapses, so no one does.",
+        )
+    if _close(value, limit, 1e-9):
+        return Verdict(
+            False,
+            "that is the limit as a multiple of the normal sign-in rate; turn it into a "
+            "share of the sign-in service's capacity.",
+        )
+    if not 0 < value <= 1:
+        return Verdict(False, "a share of the capacity lies between 0 and 1.")
+    if value * capacity > limit * normal * (1 + 1e-9):
+        return Verdict(
+            False,
+            "too wide: at that share the sign-ins admitted pass what the path behind the "
+            "door carries (compare share × capacity with the limit × the normal rate).",
+        )
+    if not _close(value * 100, round(value * 100), 1e-9):
+        return Verdict(
+            False, "right side of the limit; now give the share to 0.01, still under it."
+        )
+    if _close(value, float(data.parameter("rebalancing_admission_share")), 1e-9):
+        return Verdict(False, "that is the card's share: safe, but the door can open wider.")
+    return Verdict(False, "safe, but the door can open wider; find the largest share to 0.01.")

@@ -26,7 +26,8 @@ def replay_state(replay: scenarios.Replay, hour: float) -> dict:
     -------
     dict
         ``params`` (``hour``), ``phase`` and ``readout`` (HTML: the clock, the phase, the
-        clients online and the services down at that moment).
+        clients online, the services down and the share of sign-ins that the sign-in service
+        completes but that fail in the services behind it, at that moment).
 
     Examples
     --------
@@ -34,6 +35,8 @@ def replay_state(replay: scenarios.Replay, hour: float) -> dict:
     >>> s = replay_state(r, 13.5)
     >>> s["params"], s["phase"]
     ({'hour': 13.5}, 'stuck')
+    >>> "100%" in s["readout"], "100%" in replay_state(r, 23.0)["readout"]
+    (True, False)
     >>> replay_state(r, 25.0)
     Traceback (most recent call last):
     ...
@@ -52,12 +55,15 @@ def replay_state(replay: scenarios.Replay, hour: float) -> dict:
     phase = str(row["phase"])
     down = [c for c in ts.columns if c.endswith("_health")]
     n_down = sum(str(row[c]) in ("overloaded", "failing", "removed") for c in down)
+    share = row.get("downstream_failure_share")
+    failing = "n/a" if share is None else f"{float(share):.0%}"
     readout = _readout(
         [
             ("time", when.strftime("%H:%M UTC")),
             ("phase", phase),
             ("clients online (model)", f"{float(row['connected_share']):.0%}"),
             ("services down (model)", f"{n_down} of {len(down)}" if down else "n/a"),
+            ("sign-ins failing behind sign-in (model)", failing),
         ]
     )
     return {"params": {"hour": round(float(hour), 6)}, "phase": phase, "readout": readout}
