@@ -1231,10 +1231,11 @@ def time_to_recover_s(result, *, level: float = 0.99) -> float:
 
     Examples
     --------
-    >>> p = StormParams(1e6, 1250.0, 20.0, triggers=(ConfigPush(600.0, reach=0.01),),
-    ...                 horizon_s=3600.0)
-    >>> time_to_recover_s(run_storm(p))
-    60.0
+    >>> card = StormParams.from_card(horizon_s=3600.0, push_at_s=600.0, output_every_s=1.0)
+    >>> time_to_recover_s(run_storm(card.with_(triggers=(ConfigPush(600.0, reach=0.045),))))
+    35.0
+    >>> time_to_recover_s(run_storm(card.with_(triggers=(ConfigPush(600.0, reach=0.001),))))
+    0.0
     """
     if not isinstance(result, StormResult):
         raise TypeError("time_to_recover_s needs a StormResult (it reads the trigger times)")
@@ -1251,6 +1252,6 @@ def time_to_recover_s(result, *, level: float = 0.99) -> float:
         return math.inf
     bad = np.flatnonzero(~ok)
     if bad.size == 0:
-        return float(after.time_s.iloc[0] - start)
+        return 0.0  # never below the level at the output resolution
     first_good = bad[-1] + 1
     return float(after.time_s.iloc[first_good] - start)

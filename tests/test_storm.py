@@ -611,3 +611,17 @@ def test_a_zero_share_changes_nothing():
 def test_downstream_failure_share_is_checked(share, error):
     with pytest.raises(error, match="DownstreamFailure share"):
         DownstreamFailure(0.0, share)
+
+
+def test_time_to_recover_is_zero_when_the_clients_never_fell_below_the_level():
+    params = card_scaled(
+        triggers=(ConfigPush(600.0, reach=0.001),), horizon_s=3600.0, output_every_s=1.0
+    )
+    result = run_storm(params)
+    ts = result.timeseries
+    before = ts.loc[ts.time_s <= 600.0, "connected_share"].iloc[-1]
+    assert (ts.loc[ts.time_s > 600.0, "connected_share"] >= 0.99 * before).all()
+    assert time_to_recover_s(result) == 0.0
+    # a knock-off that does go below the level takes time to come back
+    deeper = run_storm(params.with_(triggers=(ConfigPush(600.0, reach=0.045),)))
+    assert 0.0 < time_to_recover_s(deeper) < 600.0
