@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from outage_kit import data, services
+from outage_kit import scenarios as scenarios_module
 from outage_kit.policies import AdmissionControl, NoRetry, ServerPolicy
 from outage_kit.scenarios import PHASES, Replay, Scenario, skype_2015
 from outage_kit.storm import DownstreamFailure, ServerPolicyAt, is_stuck, run_storm
@@ -279,3 +280,37 @@ def test_a_failing_dependency_feeds_back_without_any_push():
     assert one_way.timeseries.connected_share.min() > 0.99
     assert (two_way.timeseries.downstream_failure_share == 1.0).all()
     assert two_way.timeseries.connected_share.iloc[-1] < 0.01
+
+
+def _flipping_evaluator(monkeypatch, rows):
+    """The graph answers 'fail' at ``rows`` when the run had no failures there, and 'no
+    failure' when it had: no share is consistent at those rows."""
+    original = scenarios_module._GraphEvaluator.__call__
+
+    def flipping(self, ts):
+        util, health, failure = original(self, ts)
+        failure = np.zeros(len(ts))
+        failed = ts["failed_per_s"].to_numpy() > 0
+        for i in rows:
+            failure[i] = 0.0 if failed[i] else 1.0
+        return util, health, failure
+
+    monkeypatch.setattr(scenarios_module._GraphEvaluator, "__call__", flipping)
+
+
+def test_an_interval_with_no_consistent_share_takes_the_larger(monkeypatch):
+    _flipping_evaluator(monkeypatch, rows=[60])
+    calm = skype_2015(recovery=False)
+    replay = calm.with_(params=calm.params.with_(triggers=())).run()
+    share = replay.timeseries.downstream_failure_share.to_numpy()
+    assert share[60] == 1.0
+    assert (np.delete(share, 60) == 0.0).all()
+    # rounds: fail from row 60 on; row 60 says no failure; fail again, settle row 60 on the
+    # larger; the rows after it say no failure; consistent
+    assert replay.feedback_rounds == 5
+
+
+def test_feedback_that_never_settles_is_an_error(monkeypatch):
+    monkeypatch.setattr(scenarios_module, "MAX_FEEDBACK_ROUNDS", 2)
+    with pytest.raises(RuntimeError, match="did not settle in 2 rounds"):
+        skype_2015().run()  # the card needs three rounds
