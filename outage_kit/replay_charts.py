@@ -127,6 +127,16 @@ _DAY = pd.Timestamp("2015-09-21", tz="UTC")
 _HOUR_TITLE = "hour of 21 September 2015 (UTC)"
 
 
+def _hour_axis(alt):
+    """The x encoding of the day charts: hours 0 to 24, a tick every 3 hours."""
+    return alt.X(
+        "hour:Q",
+        title=_HOUR_TITLE,
+        scale=alt.Scale(domain=[0, 24]),
+        axis=alt.Axis(values=list(range(0, 25, 3))),
+    )
+
+
 def _hours(times: pd.Series) -> np.ndarray:
     return ((times - _DAY).dt.total_seconds() / 3600.0).to_numpy()
 
@@ -311,12 +321,7 @@ def _day_panels(replay: scenarios.Replay, *, param_name: str | None, width: int)
         )
     )
     spans = phase_spans(replay)
-    x = alt.X(
-        "hour:Q",
-        title=_HOUR_TITLE,
-        scale=alt.Scale(domain=[0, 24]),
-        axis=alt.Axis(values=list(range(0, 25, 3))),
-    )
+    x = _hour_axis(alt)
     present = list(dict.fromkeys(spans["phase"]))
     band = (
         alt.Chart(spans)
@@ -690,12 +695,7 @@ def feedback_day_chart(
         )
     frame = rounded(pd.concat(parts, ignore_index=True), 4)
     labels = list(replays)
-    x = alt.X(
-        "hour:Q",
-        title=_HOUR_TITLE,
-        scale=alt.Scale(domain=[0, 24]),
-        axis=alt.Axis(values=list(range(0, 25, 3))),
-    )
+    x = _hour_axis(alt)
     colour = alt.Color(
         "replay:N",
         sort=labels,
