@@ -144,6 +144,7 @@ import pandas as pd
 
 from outage_kit import data, services
 from outage_kit import policies as pol
+from outage_kit._checks import finite_number as _number
 from outage_kit.metastability import recovery_time_s
 from outage_kit.rollout import DETECTION_DELAY_S, HALT_THRESHOLD, WAVE_INTERVAL_S
 from outage_kit.scenarios import _DOWN, Replay, Scenario, sign_in_path_limit, skype_2015
@@ -191,20 +192,6 @@ __all__ = [
 ]
 
 COSTS_FILE = "mitigation_costs.csv"
-
-
-def _number(name: str, value, *, low: float | None = None, strict: bool = False) -> float:
-    """``value`` as a finite float (``> low`` if strict, else ``>= low``), or a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    bad = not math.isfinite(value)
-    if low is not None and not bad:
-        bad = value <= low if strict else value < low
-    if bad:
-        bound = "" if low is None else (f" > {low:g}" if strict else f" >= {low:g}")
-        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
-    return value
 
 
 def _whole(name: str, value, low: int, high: int) -> int:

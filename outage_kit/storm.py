@@ -94,6 +94,7 @@ import numpy as np
 import pandas as pd
 
 from outage_kit import _storm_kernel as kern
+from outage_kit._checks import finite_number as _finite
 from outage_kit.policies import (
     Backoff,
     ExponentialBackoff,
@@ -155,20 +156,6 @@ _COLUMNS = [
     "capacity_per_s",
     "failed_per_s",
 ]
-
-
-def _finite(name: str, value, *, low: float | None = None, strict: bool = False) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    bad = math.isnan(value) or math.isinf(value)
-    if low is not None and not bad:
-        bad = value <= low if strict else value < low
-    if bad:
-        bound = "" if low is None else (f" > {low:g}" if strict else f" >= {low:g}")
-        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
-    return value
 
 
 def _time(name: str, value) -> float:
