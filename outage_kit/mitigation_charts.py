@@ -36,6 +36,16 @@ def _rebalancing() -> str:
     return f"{data.parameter('rebalancing_utc'):%H:%M}"
 
 
+def _versus_colour(alt, what: Sequence[str]):
+    """Colour by ``what``: the run with no defence in grey, the defended run in blue."""
+    return alt.Color(
+        "what:N",
+        title=None,
+        scale=alt.Scale(domain=list(what), range=[BASELINE_COLOUR, DEFENDED_COLOUR]),
+        legend=alt.Legend(orient="bottom"),
+    )
+
+
 def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
@@ -314,12 +324,7 @@ def defences_day_chart(
         bind=alt.binding_radio(options=options, name="defences "),
     )
     what = ["no defence (2015)", "the defences picked below"]
-    colour = alt.Color(
-        "what:N",
-        title=None,
-        scale=alt.Scale(domain=what, range=[BASELINE_COLOUR, DEFENDED_COLOUR]),
-        legend=alt.Legend(orient="bottom"),
-    )
+    colour = _versus_colour(alt, what)
     tooltip = [
         "defence:N",
         alt.Tooltip("hour:Q", format=".2f"),
@@ -567,12 +572,7 @@ def mitigation_panel_chart(
         6,
     )
     what = ["no defence (2015)", "with your defences"]
-    colour = alt.Color(
-        "what:N",
-        title=None,
-        scale=alt.Scale(domain=what, range=[BASELINE_COLOUR, DEFENDED_COLOUR]),
-        legend=alt.Legend(orient="bottom"),
-    )
+    colour = _versus_colour(alt, what)
     tooltip = [
         "what:N",
         alt.Tooltip("hour:Q", format=".2f"),

@@ -1475,6 +1475,18 @@ def _labels(defences: Sequence[Defence]) -> str:
     return " + ".join(d.label for d in ordered) if ordered else "none"
 
 
+def _row_sets(rows) -> list[tuple[str, list[Defence]]]:
+    """``rows`` (name -> defences, or one defence) as checked (name, list of defences) pairs."""
+    if not isinstance(rows, Mapping):
+        raise TypeError(f"rows must be a mapping of row name -> list of defences, got {rows!r}")
+    sets = []
+    for name, defences in rows.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"row names must be non-empty strings, got {name!r}")
+        sets.append((name, [defences] if isinstance(defences, Defence) else list(defences)))
+    return sets
+
+
 def scorecard(
     rows: Mapping[str, Sequence[Defence]],
     base: Scenario | None = None,
@@ -1519,12 +1531,7 @@ def scorecard(
         raise ValueError(f"{BASELINE_ROW!r} is the baseline row's name; call your row otherwise")
     names = _metrics(metrics)
     records = []
-    for name, defences in [(BASELINE_ROW, []), *rows.items()]:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"row names must be non-empty strings, got {name!r}")
-        if isinstance(defences, Defence):
-            defences = [defences]
-        defences = list(defences)
+    for name, defences in _row_sets({BASELINE_ROW: [], **rows}):
         defended = apply_all(scenario, defences)
         records.append(
             {
@@ -1573,13 +1580,8 @@ def door_and_path(
     1  admission 0.3               1.35              1.52          0.0        37.7
     """
     scenario = _base_for(base, None)
-    if not isinstance(rows, Mapping):
-        raise TypeError(f"rows must be a mapping of row name -> list of defences, got {rows!r}")
     records = []
-    for name, defences in rows.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"row names must be non-empty strings, got {name!r}")
-        defences = [defences] if isinstance(defences, Defence) else list(defences)
+    for name, defences in _row_sets(rows):
         defended = apply_all(scenario, defences)
         replay = defended.run(graph_cache=graph_cache())
         ts = replay.timeseries

@@ -53,7 +53,13 @@ import pandas as pd
 from outage_kit import data, mitigations, replay_charts
 from outage_kit import metastability as ms
 from outage_kit.policies import ExponentialBackoff, FixedDelay, RetryPolicy, ServerPolicy
-from outage_kit.scenarios import Replay, sign_in_path_limit, skype_2015
+from outage_kit.scenarios import (
+    Replay,
+    normal_signin_rate_per_s,
+    sign_in_dependencies,
+    sign_in_path_limit,
+    skype_2015,
+)
 from outage_kit.storm import AddCapacity, ServerPolicyAt, StagedReadmission
 
 __all__ = [
@@ -342,19 +348,14 @@ def _action_text(action, params) -> str:
     return "recovery action"
 
 
-def _normal_signins_per_s(params) -> float:
-    """The normal sign-in rate: sessions ending and starting again (population over session)."""
-    return float(params.population * params.churn_per_s)
-
-
-def _cap_ratio(action, params) -> float | None:
+def _cap_ratio(action, scenario) -> float | None:
     """The sign-in rate an admission-control action admits, over the normal rate (else None)."""
     if not isinstance(action, ServerPolicyAt):
         return None
     admission = action.policy.admission
     if admission is None or admission.rate_per_s is None:
         return None
-    normal = _normal_signins_per_s(params)
+    normal = normal_signin_rate_per_s(scenario)
     return float(admission.rate_per_s) / normal if normal > 0 else None
 
 
@@ -369,12 +370,7 @@ def _and(words: Sequence[str]) -> str:
 def _behind_sign_in(scenario) -> str:
     """The sign-in service's hard dependencies, by their labels: where a sign-in can fail."""
     graph = scenario.graph
-    hard = [
-        v
-        for _, v, attrs in graph.out_edges(scenario.signin_service, data=True)
-        if attrs.get("dependency") == "hard"
-    ]
-    return _and([graph.nodes[v].get("label", v) for v in hard])
+    return _and([graph.nodes[v].get("label", v) for v in sign_in_dependencies(scenario)])
 
 
 def _overloaded_at(replay: Replay, row: pd.Series, *, entry: bool) -> list[str]:
@@ -1203,7 +1199,7 @@ def _rebalancing_figures(replay: Replay) -> dict[str, Any]:
     from when on no sign-in fails behind the sign-in service (None if some still do at the
     end of the run)."""
     scenario = replay.scenario
-    cap = _cap_ratio(scenario.actions[0], scenario.params) if scenario.actions else None
+    cap = _cap_ratio(scenario.actions[0], scenario) if scenario.actions else None
     if cap is None:
         return {
             "rebalancing_cap_ratio": None,

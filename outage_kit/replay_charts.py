@@ -534,19 +534,8 @@ def variants_table(replays: Mapping[str, scenarios.Replay]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the way back
 
 
-def normal_signin_rate_per_s(scenario: scenarios.Scenario) -> float:
-    """Sign-ins per second on a normal day: clients whose session ends sign in again.
-
-    ``population × churn_per_s`` of the population model; the graph's sign-in load is scaled
-    by this rate (see :mod:`outage_kit.scenarios`).
-
-    Examples
-    --------
-    >>> round(normal_signin_rate_per_s(scenarios.skype_2015()), 1)
-    11111.1
-    """
-    p = scenario.params
-    return float(p.population * p.churn_per_s)
+#: Sign-ins per second on a normal day (:func:`outage_kit.scenarios.normal_signin_rate_per_s`).
+normal_signin_rate_per_s = scenarios.normal_signin_rate_per_s
 
 
 def rebalancing_share_scenario(share: float, *, feedback: bool = True) -> scenarios.Scenario:

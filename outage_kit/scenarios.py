@@ -80,6 +80,8 @@ __all__ = [
     "PHASES",
     "Replay",
     "Scenario",
+    "normal_signin_rate_per_s",
+    "sign_in_dependencies",
     "sign_in_path_limit",
     "skype_2015",
 ]
@@ -401,14 +403,9 @@ class _GraphEvaluator:
         )
         self.base = services.baseline_client_rates(graph)
         self.ours = [n for n in self.base if graph.nodes[n].get("stack") == scenario.stack]
-        normal = params.population * params.churn_per_s
-        self.normal_signins = normal if normal > 0 else params.normal_signin_load_per_s
+        self.normal_signins = normal_signin_rate_per_s(scenario.with_(params=params))
         self.ids = list(graph.nodes)
-        self.hard = [
-            v
-            for _, v, attrs in graph.out_edges(scenario.signin_service, data=True)
-            if attrs.get("dependency") == "hard"
-        ]
+        self.hard = sign_in_dependencies(scenario)
         self.cache: dict[tuple, tuple[np.ndarray, list[str], float]] = {}
         self.shared = graph_cache
         if graph_cache is not None:
@@ -459,6 +456,41 @@ class _GraphEvaluator:
         return util, health, failure
 
 
+def normal_signin_rate_per_s(scenario: Scenario) -> float:
+    """Sign-ins per second on a normal day: clients whose session ends sign in again.
+
+    ``population × churn_per_s`` of the population model (with sessions that never end, the
+    model's normal sign-in load instead). The graph's sign-in load is this rate times its
+    baseline; :func:`sign_in_path_limit` is a multiple of it.
+
+    Examples
+    --------
+    >>> round(normal_signin_rate_per_s(skype_2015()), 1)
+    11111.1
+    """
+    p = scenario.params
+    normal = float(p.population * p.churn_per_s)
+    return normal if normal > 0 else float(p.normal_signin_load_per_s)
+
+
+def sign_in_dependencies(scenario: Scenario) -> list[str]:
+    """The services a sign-in cannot do without: the sign-in service's hard dependencies.
+
+    A sign-in fails when a call to one of them fails; the feedback of :meth:`Scenario.run`
+    is the share of sign-ins failing there.
+
+    Examples
+    --------
+    >>> sign_in_dependencies(skype_2015())
+    ['auth', 'contact_list', 'presence']
+    """
+    return [
+        v
+        for _, v, attrs in scenario.graph.out_edges(scenario.signin_service, data=True)
+        if attrs.get("dependency") == "hard"
+    ]
+
+
 def sign_in_path_limit(
     scenario: Scenario, *, connected_share: float = 0.0, upper: float = 100.0
 ) -> float:
@@ -488,7 +520,7 @@ def sign_in_path_limit(
     >>> sign_in_path_limit(s)
     1.52
     >>> rebalancing = s.actions[0].policy.admission.rate_per_s
-    >>> round(rebalancing / (s.params.population * s.params.churn_per_s), 2)
+    >>> round(rebalancing / normal_signin_rate_per_s(s), 2)
     1.35
     >>> sign_in_path_limit(s, connected_share=2)
     Traceback (most recent call last):
